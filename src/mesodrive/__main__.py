@@ -1,0 +1,3 @@
+from mesodrive.cli import main
+
+raise SystemExit(main())

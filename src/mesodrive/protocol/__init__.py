@@ -1,0 +1,27 @@
+"""The wire protocol: frames, messages (generated from messages.toml) and the link layer.
+
+The lowest host layer; it imports nothing else of mesodrive, and the simulator may use it.
+"""
+
+from mesodrive.protocol.codec import decode_message, encode_message
+from mesodrive.protocol.deframer import Deframer
+from mesodrive.protocol.frame import Frame, FrameError, FrameErrorKind, decode_frame, encode_frame
+from mesodrive.protocol.link import Link, LinkConfig, LinkLost
+from mesodrive.protocol.message_base import Channel, Message, RangeError
+
+__all__ = [
+    "Channel",
+    "Deframer",
+    "Frame",
+    "FrameError",
+    "FrameErrorKind",
+    "Link",
+    "LinkConfig",
+    "LinkLost",
+    "Message",
+    "RangeError",
+    "decode_frame",
+    "decode_message",
+    "encode_frame",
+    "encode_message",
+]

@@ -1,0 +1,78 @@
+"""Base class of the generated messages: field metadata and range checks."""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, NamedTuple
+
+
+class Channel(enum.Enum):
+    """How a message travels (PROTOCOL.md §5)."""
+
+    SEQ = "seq"  # sequenced, reliable, in order
+    UNSEQ = "unseq"  # datagram: may be lost; queries are retried with a fresh token
+    OOB = "oob"  # datagram processed before anything else (e-stop)
+
+
+class FieldSpec(NamedTuple):
+    name: str
+    type: str
+    unit: str | None
+    enum: str | None
+    min: int  # valid range if `has_range`, else the wire type's range
+    max: int
+    has_range: bool
+
+    @property
+    def str_size(self) -> int:
+        return int(self.type[3:]) if self.type.startswith("str") else 0
+
+
+class RangeError(ValueError):
+    """A field value lies outside its valid range; names the message, field, value and range."""
+
+    def __init__(self, message: str, field: str, value: object, lo: int, hi: int) -> None:
+        self.message_name, self.field, self.value, self.lo, self.hi = message, field, value, lo, hi
+        super().__init__(f"{message}.{field} = {value!r} is outside [{lo}, {hi}]")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A decoded message. Subclasses are generated from messages.toml."""
+
+    MSG_ID: ClassVar[int]
+    NAME: ClassVar[str]
+    CHANNEL: ClassVar[Channel]
+    DIRECTION: ClassVar[str]
+    STRUCT: ClassVar[struct.Struct]
+    FIELDS: ClassVar[tuple[FieldSpec, ...]]
+
+    def pack(self) -> bytes:
+        raise NotImplementedError
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Message:
+        raise NotImplementedError
+
+    def range_errors(self) -> list[RangeError]:
+        """Every field outside its valid range (empty when the message is valid)."""
+        errors = []
+        for spec in self.FIELDS:
+            value = getattr(self, spec.name)
+            if spec.str_size:
+                if not isinstance(value, str) or len(value.encode()) > spec.str_size:
+                    errors.append(RangeError(self.NAME, spec.name, value, 0, spec.str_size))
+            elif not isinstance(value, int) or not spec.min <= value <= spec.max:
+                errors.append(RangeError(self.NAME, spec.name, value, spec.min, spec.max))
+        return errors
+
+    def check(self) -> None:
+        """Raise the first RangeError, if any."""
+        errors = self.range_errors()
+        if errors:
+            raise errors[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
