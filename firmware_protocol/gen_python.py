@@ -1,4 +1,8 @@
-"""Generate `src/mesodrive/protocol/messages.py` from the catalogue."""
+"""Generate `src/mesodrive/protocol/messages.py` from the catalogue.
+
+Messages are NamedTuple-based (immutable, cheap to build from `struct.unpack`), and their
+`pack`, `unpack` and `check` are generated flat, because they run on every frame.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from mesodrive.protocol.message_base import Channel, FieldSpec, Message
+
+_new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
 '''
 
@@ -34,10 +39,25 @@ def _field_spec(f: FieldDef, cat: Catalogue) -> str:
     )
 
 
+def _valid_expr(f: FieldDef, cat: Catalogue) -> str:
+    if f.is_str:
+        return f"len(self.{f.name}.encode()) <= {f.size}"
+    rng = f.effective_range(cat) or (f.wire_min, f.wire_max)
+    return f"{rng[0]} <= self.{f.name} <= {rng[1]}"
+
+
 def _message(m: MessageDef, cat: Catalogue) -> str:
-    lines = ["", "", "@dataclass(frozen=True, slots=True)", f"class {m.class_name}(Message):"]
+    base = f"_{m.class_name}Fields"
+    lines = ["", "", f"class {base}(NamedTuple):"]
+    for f in m.fields:
+        unit = f"  # {f.unit}" if f.unit else ""
+        lines.append(f"    {f.name}: {_py_type(f)}{unit}")
+    if not m.fields:
+        lines.append("    pass")
+    lines += ["", "", f"class {m.class_name}(Message, {base}):"]
     lines.append(f'    """{m.doc}"""' if m.doc else '    """(no doc)"""')
     lines.append("")
+    lines.append("    __slots__ = ()")
     lines.append(f"    MSG_ID: ClassVar[int] = {m.id:#04x}")
     lines.append(f"    NAME: ClassVar[str] = {m.name!r}")
     lines.append(f"    CHANNEL: ClassVar[Channel] = Channel.{m.channel.upper()}")
@@ -45,17 +65,16 @@ def _message(m: MessageDef, cat: Catalogue) -> str:
     lines.append(f"    STRUCT: ClassVar[struct.Struct] = struct.Struct({m.struct_format!r})")
     specs = "".join(f"\n        {_field_spec(f, cat)}," for f in m.fields)
     lines.append(f"    FIELDS: ClassVar[tuple[FieldSpec, ...]] = ({specs}\n    )")
-    if m.fields:
-        lines.append("")
-    for f in m.fields:
-        unit = f"  # {f.unit}" if f.unit else ""
-        lines.append(f"    {f.name}: {_py_type(f)}{unit}")
-    # pack/unpack are generated flat: they are on every frame's path.
-    args = ", ".join(
-        f"self.{f.name}.encode()" if f.is_str else f"self.{f.name}" for f in m.fields
-    )
+    # pack
+    args = ", ".join(f"self.{f.name}.encode()" if f.is_str else f"self.{f.name}" for f in m.fields)
     lines += ["", "    def pack(self) -> bytes:"]
-    lines.append(f"        return self.STRUCT.pack({args})" if m.fields else '        return b""')
+    if any(f.is_str for f in m.fields):
+        lines.append(f"        return self.STRUCT.pack({args})")
+    elif m.fields:
+        lines.append("        return self.STRUCT.pack(*self)")
+    else:
+        lines.append('        return b""')
+    # unpack
     lines += ["", "    @classmethod", f"    def unpack(cls, payload: bytes) -> {m.class_name}:"]
     if any(f.is_str for f in m.fields):
         names = ", ".join(f.name for f in m.fields)
@@ -66,10 +85,22 @@ def _message(m: MessageDef, cat: Catalogue) -> str:
         )
         lines.append(f"        return cls({conv})")
     elif m.fields:
-        lines.append("        return cls(*cls.STRUCT.unpack(payload))")
+        lines.append("        return _new(cls, cls.STRUCT.unpack(payload))")
     else:
         lines.append("        cls.STRUCT.unpack(payload)  # length check")
         lines.append("        return cls()")
+    # check: one flat expression on the fast path, the detailed report only on failure
+    lines += ["", "    def check(self) -> None:"]
+    if m.fields:
+        cond = " and ".join(_valid_expr(f, cat) for f in m.fields)
+        lines.append("        try:")
+        lines.append(f"            ok = {cond}")
+        lines.append("        except (TypeError, AttributeError):")
+        lines.append("            ok = False")
+        lines.append("        if not ok:")
+        lines.append("            raise self.range_errors()[0]")
+    else:
+        lines.append("        return None")
     return "\n".join(lines)
 
 

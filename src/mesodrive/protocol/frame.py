@@ -59,17 +59,26 @@ class Frame(NamedTuple):
         return bool(self.flags & FLAG_SEQ)
 
 
+# Bound once: these run for every frame.
+_pack_header = HEADER.pack
+_unpack_header = HEADER.unpack_from
+_crc32 = zlib.crc32
+_cobs_encode = cobs.encode
+_cobs_decode = cobs.decode
+_new = tuple.__new__
+
+
 def pack_frame(flags: int, seq: int, ack: int, msg_id: int, payload: bytes) -> bytes:
     """Raw frame bytes (before COBS): header, payload, CRC-32 of both."""
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"payload of {len(payload)} bytes exceeds MAX_PAYLOAD {MAX_PAYLOAD}")
-    body = HEADER.pack(PROTOCOL_VERSION, flags, seq, ack, msg_id) + payload
-    return body + CRC.pack(zlib.crc32(body))
+    body = _pack_header(PROTOCOL_VERSION, flags, seq, ack, msg_id) + payload
+    return body + _crc32(body).to_bytes(4, "little")
 
 
 def encode_frame(flags: int, seq: int, ack: int, msg_id: int, payload: bytes) -> bytes:
     """Wire bytes of one frame: COBS(raw frame) + 0x00."""
-    return cobs.encode(pack_frame(flags, seq, ack, msg_id, payload)) + b"\0"
+    return _cobs_encode(pack_frame(flags, seq, ack, msg_id, payload)) + b"\0"
 
 
 def unpack_frame(raw: bytes) -> Frame:
@@ -79,23 +88,24 @@ def unpack_frame(raw: bytes) -> Frame:
         raise FrameError(FrameErrorKind.TRUNCATED, f"{n} bytes < minimum {MIN_FRAME}")
     if n > MAX_FRAME:
         raise FrameError(FrameErrorKind.OVERSIZE, f"{n} bytes > maximum {MAX_FRAME}")
-    (crc,) = CRC.unpack_from(raw, n - CRC_SIZE)
-    if zlib.crc32(raw[: n - CRC_SIZE]) != crc:
+    body = raw[:-CRC_SIZE]
+    crc = int.from_bytes(raw[-CRC_SIZE:], "little")
+    if _crc32(body) != crc:
         raise FrameError(FrameErrorKind.BAD_CRC, f"CRC {crc:#010x} does not match")
-    version, flags, seq, ack, msg_id = HEADER.unpack_from(raw)
+    version, flags, seq, ack, msg_id = _unpack_header(body)
     if version != PROTOCOL_VERSION:
         raise FrameError(FrameErrorKind.BAD_VERSION, f"version {version} != {PROTOCOL_VERSION}")
-    return Frame(flags, seq, ack, msg_id, raw[HEADER_SIZE : n - CRC_SIZE])
+    return _new(Frame, (flags, seq, ack, msg_id, body[HEADER_SIZE:]))
 
 
 def decode_frame(encoded: bytes) -> Frame:
     """Decode one frame's wire bytes (with or without the trailing 0x00)."""
-    if encoded.endswith(b"\0"):
+    if encoded[-1:] == b"\0":
         encoded = encoded[:-1]
     if len(encoded) > MAX_ENCODED - 1:
         raise FrameError(FrameErrorKind.OVERSIZE, f"{len(encoded)} encoded bytes")
     try:
-        raw = cobs.decode(encoded)
+        raw = _cobs_decode(encoded)
     except cobs.DecodeError as exc:
         raise FrameError(FrameErrorKind.BAD_COBS, str(exc)) from None
     return unpack_frame(raw)

@@ -1,10 +1,14 @@
-"""Base class of the generated messages: field metadata and range checks."""
+"""Base class of the generated messages: field metadata and range checks.
+
+Generated messages are immutable NamedTuple subclasses with this class first in their MRO, so
+that equality also compares the message type (two messages of different types with the same
+field values are not equal).
+"""
 
 from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass, fields
 from typing import Any, ClassVar, NamedTuple
 
 
@@ -38,10 +42,10 @@ class RangeError(ValueError):
         super().__init__(f"{message}.{field} = {value!r} is outside [{lo}, {hi}]")
 
 
-@dataclass(frozen=True, slots=True)
 class Message:
     """A decoded message. Subclasses are generated from messages.toml."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int]
     NAME: ClassVar[str]
     CHANNEL: ClassVar[Channel]
@@ -56,6 +60,12 @@ class Message:
     def unpack(cls, payload: bytes) -> Message:
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise the first RangeError, if any (generated subclasses do this fast)."""
+        errors = self.range_errors()
+        if errors:
+            raise errors[0]
+
     def range_errors(self) -> list[RangeError]:
         """Every field outside its valid range (empty when the message is valid)."""
         errors = []
@@ -64,15 +74,25 @@ class Message:
             if spec.str_size:
                 if not isinstance(value, str) or len(value.encode()) > spec.str_size:
                     errors.append(RangeError(self.NAME, spec.name, value, 0, spec.str_size))
-            elif not isinstance(value, int) or not spec.min <= value <= spec.max:
+            elif (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not spec.min <= value <= spec.max
+            ):
                 errors.append(RangeError(self.NAME, spec.name, value, spec.min, spec.max))
         return errors
 
-    def check(self) -> None:
-        """Raise the first RangeError, if any."""
-        errors = self.range_errors()
-        if errors:
-            raise errors[0]
-
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {spec.name: getattr(self, spec.name) for spec in self.FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and tuple.__eq__(self, other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = tuple.__hash__  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
+        return f"{type(self).__name__}({inner})"

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from mesodrive.protocol.message_base import Channel, FieldSpec, Message
+
+_new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
 PROTOCOL_VERSION = 1
 SCHEMA_HASH = 0x5f9d538a787e4c95
@@ -133,10 +134,14 @@ class Mode(enum.IntFlag):
     TRIGGERED = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Ack(Message):
+class _AckFields(NamedTuple):
+    pass
+
+
+class Ack(Message, _AckFields):
     """Pure acknowledgement: carries only the header's ack field. Never answered."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x00
     NAME: ClassVar[str] = 'ack'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -153,11 +158,18 @@ class Ack(Message):
         cls.STRUCT.unpack(payload)  # length check
         return cls()
 
+    def check(self) -> None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class LinkSync(Message):
+
+class _LinkSyncFields(NamedTuple):
+    token: int
+
+
+class LinkSync(Message, _LinkSyncFields):
     """Reset both directions' sequence state to 0 (connect). Answered by link_sync_reply."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x01
     NAME: ClassVar[str] = 'link_sync'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -167,20 +179,31 @@ class LinkSync(Message):
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
     )
 
-    token: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> LinkSync:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class LinkSyncReply(Message):
+class _LinkSyncReplyFields(NamedTuple):
+    token: int
+    boot_nonce: int
+
+
+class LinkSyncReply(Message, _LinkSyncReplyFields):
     """Sequence state was reset; the next sequenced frame either side sends has seq 0."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x02
     NAME: ClassVar[str] = 'link_sync_reply'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -191,21 +214,30 @@ class LinkSyncReply(Message):
         FieldSpec('boot_nonce', 'u32', None, None, 0, 4294967295, False),
     )
 
-    token: int
-    boot_nonce: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token, self.boot_nonce)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> LinkSyncReply:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535 and 0 <= self.boot_nonce <= 4294967295
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Identify(Message):
+class _IdentifyFields(NamedTuple):
+    token: int
+
+
+class Identify(Message, _IdentifyFields):
     """Ask who the device is. Accepted in every state."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x03
     NAME: ClassVar[str] = 'identify'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -215,20 +247,50 @@ class Identify(Message):
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
     )
 
-    token: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> Identify:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Identity(Message):
+class _IdentityFields(NamedTuple):
+    token: int
+    protocol_version: int
+    schema_hash: int
+    serial: str
+    firmware: str
+    boot_nonce: int
+    tick_hz: int  # Hz
+    depth_min_um: int  # um
+    depth_max_um: int  # um
+    volume_min_nl: int  # nL
+    volume_max_nl: int  # nL
+    flow_min_nl_s: int  # nL/s
+    flow_max_nl_s: int  # nL/s
+    speed_min_um_s: int  # um/s
+    speed_max_um_s: int  # um/s
+    dwell_max_ms: int  # ms
+    syringe_nl: int  # nL
+    sensors: int
+    modes: int
+    queue_len: int
+    horizon_ms: int  # ms
+
+
+class Identity(Message, _IdentityFields):
     """The device's identity and capabilities (handshake)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x04
     NAME: ClassVar[str] = 'identity'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -258,28 +320,6 @@ class Identity(Message):
         FieldSpec('horizon_ms', 'u32', 'ms', None, 0, 4294967295, False),
     )
 
-    token: int
-    protocol_version: int
-    schema_hash: int
-    serial: str
-    firmware: str
-    boot_nonce: int
-    tick_hz: int  # Hz
-    depth_min_um: int  # um
-    depth_max_um: int  # um
-    volume_min_nl: int  # nL
-    volume_max_nl: int  # nL
-    flow_min_nl_s: int  # nL/s
-    flow_max_nl_s: int  # nL/s
-    speed_min_um_s: int  # um/s
-    speed_max_um_s: int  # um/s
-    dwell_max_ms: int  # ms
-    syringe_nl: int  # nL
-    sensors: int
-    modes: int
-    queue_len: int
-    horizon_ms: int  # ms
-
     def pack(self) -> bytes:
         return self.STRUCT.pack(self.token, self.protocol_version, self.schema_hash, self.serial.encode(), self.firmware.encode(), self.boot_nonce, self.tick_hz, self.depth_min_um, self.depth_max_um, self.volume_min_nl, self.volume_max_nl, self.flow_min_nl_s, self.flow_max_nl_s, self.speed_min_um_s, self.speed_max_um_s, self.dwell_max_ms, self.syringe_nl, self.sensors, self.modes, self.queue_len, self.horizon_ms)
 
@@ -288,11 +328,23 @@ class Identity(Message):
         (token, protocol_version, schema_hash, serial, firmware, boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms,) = cls.STRUCT.unpack(payload)
         return cls(token, protocol_version, schema_hash, serial.rstrip(b'\0').decode(errors='replace'), firmware.rstrip(b'\0').decode(errors='replace'), boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms)
 
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535 and 0 <= self.protocol_version <= 255 and 0 <= self.schema_hash <= 18446744073709551615 and len(self.serial.encode()) <= 16 and len(self.firmware.encode()) <= 16 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.tick_hz <= 4294967295 and 0 <= self.depth_min_um <= 65535 and 0 <= self.depth_max_um <= 65535 and 0 <= self.volume_min_nl <= 4294967295 and 0 <= self.volume_max_nl <= 4294967295 and 0 <= self.flow_min_nl_s <= 4294967295 and 0 <= self.flow_max_nl_s <= 4294967295 and 0 <= self.speed_min_um_s <= 4294967295 and 0 <= self.speed_max_um_s <= 4294967295 and 0 <= self.dwell_max_ms <= 65535 and 0 <= self.syringe_nl <= 4294967295 and 0 <= self.sensors <= 255 and 0 <= self.modes <= 255 and 0 <= self.queue_len <= 255 and 0 <= self.horizon_ms <= 4294967295
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
-@dataclass(frozen=True, slots=True)
-class ClockQuery(Message):
+
+class _ClockQueryFields(NamedTuple):
+    token: int
+
+
+class ClockQuery(Message, _ClockQueryFields):
     """Ask for the device clock. Answered at once by clock_reply."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x05
     NAME: ClassVar[str] = 'clock_query'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -302,20 +354,31 @@ class ClockQuery(Message):
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
     )
 
-    token: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> ClockQuery:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ClockReply(Message):
+class _ClockReplyFields(NamedTuple):
+    token: int
+    ticks: int  # tick
+
+
+class ClockReply(Message, _ClockReplyFields):
     """The device clock when the query was processed."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x06
     NAME: ClassVar[str] = 'clock_reply'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -326,21 +389,30 @@ class ClockReply(Message):
         FieldSpec('ticks', 'u64', 'tick', None, 0, 18446744073709551615, False),
     )
 
-    token: int
-    ticks: int  # tick
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token, self.ticks)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> ClockReply:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535 and 0 <= self.ticks <= 18446744073709551615
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class StatusQuery(Message):
+class _StatusQueryFields(NamedTuple):
+    token: int
+
+
+class StatusQuery(Message, _StatusQueryFields):
     """Ask for the device status. Accepted in every state."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x07
     NAME: ClassVar[str] = 'status_query'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -350,20 +422,42 @@ class StatusQuery(Message):
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
     )
 
-    token: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> StatusQuery:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class StatusReply(Message):
+class _StatusReplyFields(NamedTuple):
+    token: int
+    state: int
+    ticks: int  # tick
+    needle_um: int  # um
+    plunger_nl: int  # nL
+    remaining_nl: int  # nL
+    pressure_pa: int  # Pa
+    contact: int
+    homed: int
+    faults: int
+    session: int
+    last_index: int
+    queued: int
+
+
+class StatusReply(Message, _StatusReplyFields):
     """Device status; also the answer to estop."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x08
     NAME: ClassVar[str] = 'status_reply'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -385,32 +479,32 @@ class StatusReply(Message):
         FieldSpec('queued', 'u8', None, None, 0, 255, False),
     )
 
-    token: int
-    state: int
-    ticks: int  # tick
-    needle_um: int  # um
-    plunger_nl: int  # nL
-    remaining_nl: int  # nL
-    pressure_pa: int  # Pa
-    contact: int
-    homed: int
-    faults: int
-    session: int
-    last_index: int
-    queued: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token, self.state, self.ticks, self.needle_um, self.plunger_nl, self.remaining_nl, self.pressure_pa, self.contact, self.homed, self.faults, self.session, self.last_index, self.queued)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> StatusReply:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535 and 0 <= self.state <= 8 and 0 <= self.ticks <= 18446744073709551615 and -2147483648 <= self.needle_um <= 2147483647 and 0 <= self.plunger_nl <= 4294967295 and 0 <= self.remaining_nl <= 4294967295 and -2147483648 <= self.pressure_pa <= 2147483647 and 0 <= self.contact <= 1 and 0 <= self.homed <= 1 and 0 <= self.faults <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.last_index <= 4294967295 and 0 <= self.queued <= 255
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class GetShot(Message):
+class _GetShotFields(NamedTuple):
+    token: int
+    session: int
+    index: int
+
+
+class GetShot(Message, _GetShotFields):
     """Ask what became of one shot (resolves uncertain deliveries)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x09
     NAME: ClassVar[str] = 'get_shot'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -422,22 +516,38 @@ class GetShot(Message):
         FieldSpec('index', 'u32', None, None, 0, 4294967295, False),
     )
 
-    token: int
-    session: int
-    index: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token, self.session, self.index)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> GetShot:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ShotRecord(Message):
+class _ShotRecordFields(NamedTuple):
+    token: int
+    session: int
+    index: int
+    status: int
+    start_tick: int  # tick
+    reached_depth_um: int  # um
+    delivered_nl: int  # nL
+    peak_pressure_pa: int  # Pa
+    flags: int
+
+
+class ShotRecord(Message, _ShotRecordFields):
     """The device's stored knowledge of one shot in its current boot."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x0a
     NAME: ClassVar[str] = 'shot_record'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -455,28 +565,30 @@ class ShotRecord(Message):
         FieldSpec('flags', 'u16', None, None, 0, 65535, False),
     )
 
-    token: int
-    session: int
-    index: int
-    status: int
-    start_tick: int  # tick
-    reached_depth_um: int  # um
-    delivered_nl: int  # nL
-    peak_pressure_pa: int  # Pa
-    flags: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token, self.session, self.index, self.status, self.start_tick, self.reached_depth_um, self.delivered_nl, self.peak_pressure_pa, self.flags)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> ShotRecord:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.status <= 5 and 0 <= self.start_tick <= 18446744073709551615 and 0 <= self.reached_depth_um <= 65535 and 0 <= self.delivered_nl <= 4294967295 and -2147483648 <= self.peak_pressure_pa <= 2147483647 and 0 <= self.flags <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Heartbeat(Message):
+class _HeartbeatFields(NamedTuple):
+    pass
+
+
+class Heartbeat(Message, _HeartbeatFields):
     """Keeps the dead-man timer fed while armed. Never answered."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x0b
     NAME: ClassVar[str] = 'heartbeat'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -493,11 +605,18 @@ class Heartbeat(Message):
         cls.STRUCT.unpack(payload)  # length check
         return cls()
 
+    def check(self) -> None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class Estop(Message):
+
+class _EstopFields(NamedTuple):
+    token: int
+
+
+class Estop(Message, _EstopFields):
     """Emergency stop: retract, stop plunger, cancel queue, latch ESTOPPED. Answered by status_reply."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x0c
     NAME: ClassVar[str] = 'estop'
     CHANNEL: ClassVar[Channel] = Channel.OOB
@@ -507,20 +626,31 @@ class Estop(Message):
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
     )
 
-    token: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> Estop:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.token <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorReply(Message):
+class _ErrorReplyFields(NamedTuple):
+    msg_id: int
+    code: int
+
+
+class ErrorReply(Message, _ErrorReplyFields):
     """An unsequenced frame could not be acted upon (unknown id, bad length)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x0d
     NAME: ClassVar[str] = 'error_reply'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -531,21 +661,30 @@ class ErrorReply(Message):
         FieldSpec('code', 'u8', None, 'Result', 0, 9, True),
     )
 
-    msg_id: int
-    code: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.msg_id, self.code)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> ErrorReply:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.msg_id <= 255 and 0 <= self.code <= 9
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Home(Message):
+class _HomeFields(NamedTuple):
+    pass
+
+
+class Home(Message, _HomeFields):
     """Find the needle's zero (retracted) position. IDLE/READY -> HOMING -> READY."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x20
     NAME: ClassVar[str] = 'home'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -562,11 +701,19 @@ class Home(Message):
         cls.STRUCT.unpack(payload)  # length check
         return cls()
 
+    def check(self) -> None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class Prime(Message):
+
+class _PrimeFields(NamedTuple):
+    volume_nl: int  # nL
+    flow_nl_s: int  # nL/s
+
+
+class Prime(Message, _PrimeFields):
     """Push product through the line until it reaches the needle. READY -> PRIMING -> READY."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x21
     NAME: ClassVar[str] = 'prime'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -577,21 +724,32 @@ class Prime(Message):
         FieldSpec('flow_nl_s', 'u32', 'nL/s', None, 1, 1000000, True),
     )
 
-    volume_nl: int  # nL
-    flow_nl_s: int  # nL/s
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.volume_nl, self.flow_nl_s)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> Prime:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 1 <= self.volume_nl <= 1000000 and 1 <= self.flow_nl_s <= 1000000
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Arm(Message):
+class _ArmFields(NamedTuple):
+    boot_nonce: int
+    session: int
+    telemetry_ms: int  # ms
+
+
+class Arm(Message, _ArmFields):
     """READY -> ARMED for one session. The dead-man timer runs from here."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x22
     NAME: ClassVar[str] = 'arm'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -603,22 +761,30 @@ class Arm(Message):
         FieldSpec('telemetry_ms', 'u16', 'ms', None, 0, 65535, False),
     )
 
-    boot_nonce: int
-    session: int
-    telemetry_ms: int  # ms
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.boot_nonce, self.session, self.telemetry_ms)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> Arm:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.boot_nonce <= 4294967295 and 1 <= self.session <= 4294967295 and 0 <= self.telemetry_ms <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Disarm(Message):
+class _DisarmFields(NamedTuple):
+    pass
+
+
+class Disarm(Message, _DisarmFields):
     """ARMED -> READY once the queue is empty and the needle is retracted (cancels queued shots)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x23
     NAME: ClassVar[str] = 'disarm'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -635,11 +801,27 @@ class Disarm(Message):
         cls.STRUCT.unpack(payload)  # length check
         return cls()
 
+    def check(self) -> None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class QueueShot(Message):
+
+class _QueueShotFields(NamedTuple):
+    boot_nonce: int
+    session: int
+    index: int
+    trigger: int
+    fire_tick: int  # tick
+    depth_um: int  # um
+    volume_nl: int  # nL
+    flow_nl_s: int  # nL/s
+    speed_um_s: int  # um/s
+    dwell_ms: int  # ms
+
+
+class QueueShot(Message, _QueueShotFields):
     """Queue one injection. Executed at most once per (boot, session, index)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x24
     NAME: ClassVar[str] = 'queue_shot'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -658,29 +840,30 @@ class QueueShot(Message):
         FieldSpec('dwell_ms', 'u16', 'ms', None, 0, 5000, True),
     )
 
-    boot_nonce: int
-    session: int
-    index: int
-    trigger: int
-    fire_tick: int  # tick
-    depth_um: int  # um
-    volume_nl: int  # nL
-    flow_nl_s: int  # nL/s
-    speed_um_s: int  # um/s
-    dwell_ms: int  # ms
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.boot_nonce, self.session, self.index, self.trigger, self.fire_tick, self.depth_um, self.volume_nl, self.flow_nl_s, self.speed_um_s, self.dwell_ms)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> QueueShot:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.boot_nonce <= 4294967295 and 1 <= self.session <= 4294967295 and 0 <= self.index <= 4294967294 and 0 <= self.trigger <= 1 and 0 <= self.fire_tick <= 18446744073709551615 and 1000 <= self.depth_um <= 4000 and 100 <= self.volume_nl <= 500000 and 100 <= self.flow_nl_s <= 1000000 and 1000 <= self.speed_um_s <= 500000 and 0 <= self.dwell_ms <= 5000
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class CancelQueue(Message):
+class _CancelQueueFields(NamedTuple):
+    pass
+
+
+class CancelQueue(Message, _CancelQueueFields):
     """Drop every queued shot that has not started (status CANCELLED)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x25
     NAME: ClassVar[str] = 'cancel_queue'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -697,11 +880,18 @@ class CancelQueue(Message):
         cls.STRUCT.unpack(payload)  # length check
         return cls()
 
+    def check(self) -> None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class ClearFault(Message):
+
+class _ClearFaultFields(NamedTuple):
+    pass
+
+
+class ClearFault(Message, _ClearFaultFields):
     """FAULT or ESTOPPED -> IDLE once the cause is gone. Homing is required again."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x26
     NAME: ClassVar[str] = 'clear_fault'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -718,11 +908,18 @@ class ClearFault(Message):
         cls.STRUCT.unpack(payload)  # length check
         return cls()
 
+    def check(self) -> None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class SoftTrigger(Message):
+
+class _SoftTriggerFields(NamedTuple):
+    pass
+
+
+class SoftTrigger(Message, _SoftTriggerFields):
     """Host-side trigger (console button): fires the head ON_TRIGGER shot like the pedal."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x27
     NAME: ClassVar[str] = 'soft_trigger'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -739,11 +936,18 @@ class SoftTrigger(Message):
         cls.STRUCT.unpack(payload)  # length check
         return cls()
 
+    def check(self) -> None:
+        return None
 
-@dataclass(frozen=True, slots=True)
-class LoadSyringe(Message):
+
+class _LoadSyringeFields(NamedTuple):
+    volume_nl: int  # nL
+
+
+class LoadSyringe(Message, _LoadSyringeFields):
     """A full syringe of this volume was fitted (after EMPTY_SYRINGE). Not primed afterwards."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x28
     NAME: ClassVar[str] = 'load_syringe'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -753,20 +957,31 @@ class LoadSyringe(Message):
         FieldSpec('volume_nl', 'u32', 'nL', None, 1, 100000000, True),
     )
 
-    volume_nl: int  # nL
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.volume_nl)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> LoadSyringe:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 1 <= self.volume_nl <= 100000000
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class CommandReply(Message):
+class _CommandReplyFields(NamedTuple):
+    command: int
+    code: int
+
+
+class CommandReply(Message, _CommandReplyFields):
     """Answer to one sequenced command."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x40
     NAME: ClassVar[str] = 'command_reply'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -777,21 +992,31 @@ class CommandReply(Message):
         FieldSpec('code', 'u8', None, 'Result', 0, 9, True),
     )
 
-    command: int
-    code: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.command, self.code)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> CommandReply:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.command <= 255 and 0 <= self.code <= 9
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ShotAccepted(Message):
+class _ShotAcceptedFields(NamedTuple):
+    session: int
+    index: int
+
+
+class ShotAccepted(Message, _ShotAcceptedFields):
     """queue_shot is queued (or was already: a repeat is answered with the stored outcome)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x41
     NAME: ClassVar[str] = 'shot_accepted'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -802,21 +1027,32 @@ class ShotAccepted(Message):
         FieldSpec('index', 'u32', None, None, 0, 4294967295, False),
     )
 
-    session: int
-    index: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.session, self.index)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> ShotAccepted:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ShotRejected(Message):
+class _ShotRejectedFields(NamedTuple):
+    session: int
+    index: int
+    reason: int
+
+
+class ShotRejected(Message, _ShotRejectedFields):
     """queue_shot was refused; it will never execute in this boot."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x42
     NAME: ClassVar[str] = 'shot_rejected'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -828,22 +1064,37 @@ class ShotRejected(Message):
         FieldSpec('reason', 'u8', None, 'RejectReason', 0, 18, True),
     )
 
-    session: int
-    index: int
-    reason: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.session, self.index, self.reason)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> ShotRejected:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.reason <= 18
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ShotResult(Message):
+class _ShotResultFields(NamedTuple):
+    session: int
+    index: int
+    start_tick: int  # tick
+    end_tick: int  # tick
+    reached_depth_um: int  # um
+    delivered_nl: int  # nL
+    peak_pressure_pa: int  # Pa
+    flags: int
+
+
+class ShotResult(Message, _ShotResultFields):
     """A shot finished (or was aborted part-way; see flags)."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x43
     NAME: ClassVar[str] = 'shot_result'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -860,27 +1111,30 @@ class ShotResult(Message):
         FieldSpec('flags', 'u16', None, None, 0, 65535, False),
     )
 
-    session: int
-    index: int
-    start_tick: int  # tick
-    end_tick: int  # tick
-    reached_depth_um: int  # um
-    delivered_nl: int  # nL
-    peak_pressure_pa: int  # Pa
-    flags: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.session, self.index, self.start_tick, self.end_tick, self.reached_depth_um, self.delivered_nl, self.peak_pressure_pa, self.flags)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> ShotResult:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.start_tick <= 18446744073709551615 and 0 <= self.end_tick <= 18446744073709551615 and 0 <= self.reached_depth_um <= 65535 and 0 <= self.delivered_nl <= 4294967295 and -2147483648 <= self.peak_pressure_pa <= 2147483647 and 0 <= self.flags <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class TriggerEvent(Message):
+class _TriggerEventFields(NamedTuple):
+    tick: int  # tick
+
+
+class TriggerEvent(Message, _TriggerEventFields):
     """The pedal or button was pressed."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x44
     NAME: ClassVar[str] = 'trigger_event'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -890,20 +1144,32 @@ class TriggerEvent(Message):
         FieldSpec('tick', 'u64', 'tick', None, 0, 18446744073709551615, False),
     )
 
-    tick: int  # tick
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.tick)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> TriggerEvent:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.tick <= 18446744073709551615
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class FaultEvent(Message):
+class _FaultEventFields(NamedTuple):
+    code: int
+    tick: int  # tick
+    detail: int
+
+
+class FaultEvent(Message, _FaultEventFields):
     """A fault was raised; the device is already in its safe state."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x45
     NAME: ClassVar[str] = 'fault_event'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -915,22 +1181,32 @@ class FaultEvent(Message):
         FieldSpec('detail', 'i32', None, None, -2147483648, 2147483647, False),
     )
 
-    code: int
-    tick: int  # tick
-    detail: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.code, self.tick, self.detail)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> FaultEvent:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.code <= 9 and 0 <= self.tick <= 18446744073709551615 and -2147483648 <= self.detail <= 2147483647
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class StateEvent(Message):
+class _StateEventFields(NamedTuple):
+    state: int
+    tick: int  # tick
+    faults: int
+
+
+class StateEvent(Message, _StateEventFields):
     """The device changed state."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x46
     NAME: ClassVar[str] = 'state_event'
     CHANNEL: ClassVar[Channel] = Channel.SEQ
@@ -942,22 +1218,35 @@ class StateEvent(Message):
         FieldSpec('faults', 'u16', None, None, 0, 65535, False),
     )
 
-    state: int
-    tick: int  # tick
-    faults: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.state, self.tick, self.faults)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> StateEvent:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.state <= 8 and 0 <= self.tick <= 18446744073709551615 and 0 <= self.faults <= 65535
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class Telemetry(Message):
+class _TelemetryFields(NamedTuple):
+    tick: int  # tick
+    state: int
+    needle_um: int  # um
+    pressure_pa: int  # Pa
+    remaining_nl: int  # nL
+    contact: int
+
+
+class Telemetry(Message, _TelemetryFields):
     """Periodic sample while armed (period set by arm.telemetry_ms). Loss is harmless."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x60
     NAME: ClassVar[str] = 'telemetry'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -972,25 +1261,30 @@ class Telemetry(Message):
         FieldSpec('contact', 'u8', None, None, 0, 1, True),
     )
 
-    tick: int  # tick
-    state: int
-    needle_um: int  # um
-    pressure_pa: int  # Pa
-    remaining_nl: int  # nL
-    contact: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.tick, self.state, self.needle_um, self.pressure_pa, self.remaining_nl, self.contact)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> Telemetry:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.tick <= 18446744073709551615 and 0 <= self.state <= 8 and -2147483648 <= self.needle_um <= 2147483647 and -2147483648 <= self.pressure_pa <= 2147483647 and 0 <= self.remaining_nl <= 4294967295 and 0 <= self.contact <= 1
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
-@dataclass(frozen=True, slots=True)
-class BootEvent(Message):
+class _BootEventFields(NamedTuple):
+    boot_nonce: int
+
+
+class BootEvent(Message, _BootEventFields):
     """Sent once after every boot: the host learns at once that earlier state is gone."""
 
+    __slots__ = ()
     MSG_ID: ClassVar[int] = 0x61
     NAME: ClassVar[str] = 'boot_event'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
@@ -1000,14 +1294,20 @@ class BootEvent(Message):
         FieldSpec('boot_nonce', 'u32', None, None, 0, 4294967295, False),
     )
 
-    boot_nonce: int
-
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.boot_nonce)
+        return self.STRUCT.pack(*self)
 
     @classmethod
     def unpack(cls, payload: bytes) -> BootEvent:
-        return cls(*cls.STRUCT.unpack(payload))
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.boot_nonce <= 4294967295
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
 
 
 MESSAGES: dict[int, type[Message]] = {

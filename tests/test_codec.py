@@ -1,0 +1,113 @@
+"""Message and frame codec: round trips, range checks, and clear errors on bad frames."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+from cobs import cobs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mesodrive.protocol import FrameError, FrameErrorKind, RangeError, decode_frame, decode_message
+from mesodrive.protocol.codec import encode_message
+from mesodrive.protocol.frame import MAX_ENCODED, MAX_FRAME, encode_frame, pack_frame
+from mesodrive.protocol.messages import MAX_PAYLOAD, MESSAGES, QueueShot, StatusQuery
+from tests.strategies import messages_of
+
+SHOT = QueueShot(
+    boot_nonce=7, session=1, index=0, trigger=0, fire_tick=10**9, depth_um=2000,
+    volume_nl=20_000, flow_nl_s=10_000, speed_um_s=20_000, dwell_ms=50,
+)
+
+
+@pytest.mark.parametrize("cls", list(MESSAGES.values()), ids=lambda c: c.NAME)
+@given(data=st.data(), seq=st.integers(0, 0xFFFF), ack=st.integers(0, 0xFFFF))
+def test_every_message_round_trips(cls: type, data: st.DataObject, seq: int, ack: int) -> None:
+    msg = data.draw(messages_of(cls))
+    wire = encode_message(msg, seq, ack)
+    assert wire.count(0) == 1 and wire.endswith(b"\0")
+    assert len(wire) <= MAX_ENCODED
+    frame = decode_frame(wire)
+    assert frame.ack == ack
+    assert frame.seq == (seq if frame.sequenced else 0)
+    assert decode_message(frame) == msg
+
+
+def test_every_payload_fits() -> None:
+    assert all(cls.STRUCT.size <= MAX_PAYLOAD for cls in MESSAGES.values())
+
+
+def test_encode_refuses_out_of_range_naming_field_and_value() -> None:
+    bad = QueueShot(**{**SHOT.as_dict(), "depth_um": 4001})
+    with pytest.raises(RangeError, match=r"queue_shot\.depth_um = 4001 is outside \[1000, 4000\]"):
+        encode_message(bad)
+    # the device must still be able to receive such a frame, to reject it with a reason
+    assert decode_message(decode_frame(encode_message(bad, check=False))).depth_um == 4001
+
+
+def test_enum_fields_are_range_checked() -> None:
+    with pytest.raises(RangeError, match="trigger"):
+        encode_message(QueueShot(**{**SHOT.as_dict(), "trigger": 2}))
+
+
+def test_overlong_string_is_refused() -> None:
+    from mesodrive.protocol.messages import Identity
+
+    fields = {spec.name: spec.min for spec in Identity.FIELDS if not spec.str_size}
+    with pytest.raises(RangeError, match="serial"):
+        encode_message(Identity(**fields, serial="X" * 17, firmware="1"))
+
+
+@given(data=st.binary(max_size=300))
+def test_decode_frame_never_raises_anything_but_frame_error(data: bytes) -> None:
+    try:
+        decode_message(decode_frame(data))
+    except FrameError:
+        pass
+
+
+def _corrupt(wire: bytes, i: int) -> bytes:
+    raw = bytearray(cobs.decode(wire[:-1]))
+    raw[i % len(raw)] ^= 0x5A
+    return cobs.encode(bytes(raw)) + b"\0"
+
+
+@given(i=st.integers(0, 1000))
+def test_any_single_byte_corruption_is_detected(i: int) -> None:
+    with pytest.raises(FrameError) as err:
+        decode_frame(_corrupt(encode_message(SHOT, 3, 4), i))
+    assert err.value.kind in (FrameErrorKind.BAD_CRC, FrameErrorKind.BAD_VERSION)
+
+
+@pytest.mark.parametrize(
+    ("wire", "kind"),
+    [
+        (cobs.encode(b"\x01\x00\x00\x00\x00\x00\x03") + b"\0", FrameErrorKind.TRUNCATED),
+        (cobs.encode(b"\x07" * (MAX_FRAME + 1)) + b"\0", FrameErrorKind.OVERSIZE),
+        (b"\x05\x01\0", FrameErrorKind.BAD_COBS),
+    ],
+)
+def test_malformed_frames(wire: bytes, kind: FrameErrorKind) -> None:
+    with pytest.raises(FrameError) as err:
+        decode_frame(wire)
+    assert err.value.kind is kind
+
+
+def test_wrong_version_is_rejected() -> None:
+    raw = bytearray(pack_frame(0, 0, 0, StatusQuery.MSG_ID, b"\x01\x00"))
+    raw[0] = 2
+    body = bytes(raw[:-4])
+    wire = cobs.encode(body + zlib.crc32(body).to_bytes(4, "little")) + b"\0"
+    with pytest.raises(FrameError) as err:
+        decode_frame(wire)
+    assert err.value.kind is FrameErrorKind.BAD_VERSION
+
+
+def test_unknown_id_and_bad_length() -> None:
+    with pytest.raises(FrameError) as err:
+        decode_message(decode_frame(encode_frame(0, 0, 0, 0xEE, b"")))
+    assert err.value.kind is FrameErrorKind.UNKNOWN_ID
+    with pytest.raises(FrameError, match="status_query payload is 3 bytes, expected 2") as err:
+        decode_message(decode_frame(encode_frame(0, 0, 0, StatusQuery.MSG_ID, b"abc")))
+    assert err.value.kind is FrameErrorKind.BAD_LENGTH
