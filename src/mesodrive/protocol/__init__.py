@@ -5,6 +5,7 @@ The lowest host layer; it imports nothing else of mesodrive, and the simulator m
 
 from mesodrive.protocol.codec import decode_message, encode_message
 from mesodrive.protocol.deframer import Deframer
+from mesodrive.protocol.endpoint import Endpoint, Undecodable
 from mesodrive.protocol.frame import Frame, FrameError, FrameErrorKind, decode_frame, encode_frame
 from mesodrive.protocol.link import Link, LinkConfig, LinkLost
 from mesodrive.protocol.message_base import Channel, Message, RangeError
@@ -12,6 +13,7 @@ from mesodrive.protocol.message_base import Channel, Message, RangeError
 __all__ = [
     "Channel",
     "Deframer",
+    "Endpoint",
     "Frame",
     "FrameError",
     "FrameErrorKind",
@@ -20,6 +22,7 @@ __all__ = [
     "LinkLost",
     "Message",
     "RangeError",
+    "Undecodable",
     "decode_frame",
     "decode_message",
     "encode_frame",

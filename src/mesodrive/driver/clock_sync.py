@@ -1,0 +1,93 @@
+"""Estimate the device clock from the host clock (Klipper-style, in one small module).
+
+Each `clock_query` exchange gives one sample: the host sent at `t0`, received at `t1`, and the
+device read its clock somewhere in between, so the device time `ticks` belongs to host time
+(t0 + t1) / 2 with an uncertainty of (t1 - t0) / 2. Samples whose round trip is much longer
+than the best recent ones are rejected as outliers (they are the ones a busy host or a queued
+link delayed asymmetrically). A least-squares line through the kept samples gives the device
+clock's offset and rate (crystal drift). Callers never feed samples from retried exchanges:
+a reply to a retried query cannot be matched to one send time (Karn's rule).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClockEstimate:
+    """device_ticks ≈ ticks_at_ref + rate · (host_time − host_ref)."""
+
+    host_ref: float  # s
+    ticks_at_ref: float
+    rate: float  # ticks per host second (nominally tick_hz)
+    error_us: float  # bound on |estimate − true device time| near the samples, µs
+    samples: int
+
+    def to_ticks(self, host_time: float) -> int:
+        return round(self.ticks_at_ref + self.rate * (host_time - self.host_ref))
+
+    def to_host(self, ticks: int) -> float:
+        return self.host_ref + (ticks - self.ticks_at_ref) / self.rate
+
+
+class ClockSync:
+    def __init__(self, tick_hz: int, *, window: int = 64, outlier_factor: float = 2.0) -> None:
+        self.tick_hz = tick_hz
+        self.window = window
+        self.outlier_factor = outlier_factor
+        self._samples: deque[tuple[float, float, float]] = deque(maxlen=window)  # (t_mid, ticks, half_rtt)
+        self.rejected = 0
+        self._estimate: ClockEstimate | None = None
+
+    def add_sample(self, t_sent: float, t_received: float, ticks: int) -> bool:
+        """Add one exchange; returns False if it was rejected as an outlier."""
+        half_rtt = (t_received - t_sent) / 2
+        if half_rtt < 0:
+            raise ValueError(f"received {t_received} before sent {t_sent}")
+        if self._samples:
+            best = min(s[2] for s in self._samples)
+            # A floor of 0.5 ms keeps a lucky tiny RTT from rejecting every later sample.
+            if half_rtt > self.outlier_factor * max(best, 0.0005):
+                self.rejected += 1
+                return False
+            last_ticks = self._samples[-1][1]
+            if ticks < last_ticks:
+                raise ValueError(f"device clock went backwards: {ticks} < {last_ticks}")
+        self._samples.append(((t_sent + t_received) / 2, float(ticks), half_rtt))
+        self._estimate = None
+        return True
+
+    @property
+    def estimate(self) -> ClockEstimate | None:
+        if self._estimate is None and self._samples:
+            self._estimate = self._fit()
+        return self._estimate
+
+    def _fit(self) -> ClockEstimate:
+        t = np.array([s[0] for s in self._samples])
+        y = np.array([s[1] for s in self._samples])
+        half = np.array([s[2] for s in self._samples])
+        ref = float(t[-1])
+        if len(t) < 3 or float(t[-1] - t[0]) < 0.05:
+            # Too short a baseline to see drift: nominal rate through the latest sample.
+            return ClockEstimate(ref, float(y[-1]), float(self.tick_hz), float(half[-1]) * 1e6, len(t))
+        x = t - ref
+        # Weight precise (short-RTT) samples more.
+        w = 1.0 / np.maximum(half, 1e-5)
+        slope, intercept = np.polyfit(x, y, 1, w=w)
+        resid = y - (intercept + slope * x)
+        resid_us = resid / slope * 1e6
+        error = float(np.sqrt(np.mean(resid_us**2))) * 2 + float(half.min()) * 1e6
+        return ClockEstimate(ref, float(intercept), float(slope), error, len(t))
+
+    @property
+    def drift_ppm(self) -> float:
+        est = self.estimate
+        if est is None:
+            return math.nan
+        return (est.rate / self.tick_hz - 1.0) * 1e6
