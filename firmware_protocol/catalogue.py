@@ -102,6 +102,7 @@ class EnumDef:
     name: str
     doc: str
     values: dict[str, int]
+    bitmask: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Catalogue:
         return {
             "protocol": dict(sorted(self.protocol.items())),
             "enums": {e.name: dict(sorted(e.values.items())) for e in self.enums},
+            "bitmasks": sorted(e.name for e in self.enums if e.bitmask),
             "messages": [
                 {
                     "name": m.name,
@@ -179,7 +181,12 @@ def load(path: Path = CATALOGUE_PATH) -> Catalogue:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     protocol = {k: int(v) for k, v in raw["protocol"].items()}
     enums = {
-        name: EnumDef(name, body.get("doc", ""), {k: int(v) for k, v in body["values"].items()})
+        name: EnumDef(
+            name,
+            body.get("doc", ""),
+            {k: int(v) for k, v in body["values"].items()},
+            bool(body.get("bitmask", False)),
+        )
         for name, body in raw.get("enums", {}).items()
     }
     messages: list[MessageDef] = []

@@ -95,7 +95,7 @@ def _message(m: MessageDef, cat: Catalogue) -> str:
         cond = " and ".join(_valid_expr(f, cat) for f in m.fields)
         lines.append("        try:")
         lines.append(f"            ok = {cond}")
-        lines.append("        except (TypeError, AttributeError):")
+        lines.append("        except (TypeError, AttributeError, UnicodeError):")
         lines.append("            ok = False")
         lines.append("        if not ok:")
         lines.append("            raise self.range_errors()[0]")
@@ -114,7 +114,7 @@ def generate(cat: Catalogue) -> str:
     out.append(f"HEARTBEAT_INTERVAL_MS = {p['heartbeat_interval_ms']}\n")
     out.append(f"DEADMAN_TIMEOUT_MS = {p['deadman_timeout_ms']}\n")
     for e in cat.enums:
-        base = "enum.IntFlag" if e.name in {"ShotFlag", "Sensor", "Mode"} else "enum.IntEnum"
+        base = "enum.IntFlag" if e.bitmask else "enum.IntEnum"
         out.append(f"\n\nclass {e.name}({base}):\n    \"\"\"{e.doc}\"\"\"\n\n")
         for k, v in sorted(e.values.items(), key=lambda kv: kv[1]):
             out.append(f"    {k} = {v}\n")

@@ -111,3 +111,11 @@ def test_unknown_id_and_bad_length() -> None:
     with pytest.raises(FrameError, match="status_query payload is 3 bytes, expected 2") as err:
         decode_message(decode_frame(encode_frame(0, 0, 0, StatusQuery.MSG_ID, b"abc")))
     assert err.value.kind is FrameErrorKind.BAD_LENGTH
+
+
+def test_unencodable_string_is_a_range_error_not_a_crash() -> None:
+    from mesodrive.protocol.messages import Identity
+
+    fields = {spec.name: spec.min for spec in Identity.FIELDS if not spec.str_size}
+    with pytest.raises(RangeError, match="serial"):
+        Identity(**fields, serial="\ud800", firmware="1").check()

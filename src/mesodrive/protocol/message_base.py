@@ -72,7 +72,11 @@ class Message:
         for spec in self.FIELDS:
             value = getattr(self, spec.name)
             if spec.str_size:
-                if not isinstance(value, str) or len(value.encode()) > spec.str_size:
+                try:
+                    fits = isinstance(value, str) and len(value.encode()) <= spec.str_size
+                except UnicodeEncodeError:  # e.g. a lone surrogate: not sendable as UTF-8
+                    fits = False
+                if not fits:
                     errors.append(RangeError(self.NAME, spec.name, value, 0, spec.str_size))
             elif (
                 not isinstance(value, int)

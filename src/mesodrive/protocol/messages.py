@@ -13,7 +13,7 @@ from mesodrive.protocol.message_base import Channel, FieldSpec, Message
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
 PROTOCOL_VERSION = 1
-SCHEMA_HASH = 0x5f9d538a787e4c95
+SCHEMA_HASH = 0x722eb4aa7e736d4e
 TICK_HZ = 1000000
 MAX_PAYLOAD = 240
 HEARTBEAT_INTERVAL_MS = 100
@@ -189,7 +189,7 @@ class LinkSync(Message, _LinkSyncFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -224,7 +224,7 @@ class LinkSyncReply(Message, _LinkSyncReplyFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535 and 0 <= self.boot_nonce <= 4294967295
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -257,7 +257,7 @@ class Identify(Message, _IdentifyFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -331,7 +331,7 @@ class Identity(Message, _IdentityFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535 and 0 <= self.protocol_version <= 255 and 0 <= self.schema_hash <= 18446744073709551615 and len(self.serial.encode()) <= 16 and len(self.firmware.encode()) <= 16 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.tick_hz <= 4294967295 and 0 <= self.depth_min_um <= 65535 and 0 <= self.depth_max_um <= 65535 and 0 <= self.volume_min_nl <= 4294967295 and 0 <= self.volume_max_nl <= 4294967295 and 0 <= self.flow_min_nl_s <= 4294967295 and 0 <= self.flow_max_nl_s <= 4294967295 and 0 <= self.speed_min_um_s <= 4294967295 and 0 <= self.speed_max_um_s <= 4294967295 and 0 <= self.dwell_max_ms <= 65535 and 0 <= self.syringe_nl <= 4294967295 and 0 <= self.sensors <= 255 and 0 <= self.modes <= 255 and 0 <= self.queue_len <= 255 and 0 <= self.horizon_ms <= 4294967295
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -364,7 +364,7 @@ class ClockQuery(Message, _ClockQueryFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -399,7 +399,7 @@ class ClockReply(Message, _ClockReplyFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535 and 0 <= self.ticks <= 18446744073709551615
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -432,7 +432,7 @@ class StatusQuery(Message, _StatusQueryFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -489,7 +489,7 @@ class StatusReply(Message, _StatusReplyFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535 and 0 <= self.state <= 8 and 0 <= self.ticks <= 18446744073709551615 and -2147483648 <= self.needle_um <= 2147483647 and 0 <= self.plunger_nl <= 4294967295 and 0 <= self.remaining_nl <= 4294967295 and -2147483648 <= self.pressure_pa <= 2147483647 and 0 <= self.contact <= 1 and 0 <= self.homed <= 1 and 0 <= self.faults <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.last_index <= 4294967295 and 0 <= self.queued <= 255
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -526,7 +526,7 @@ class GetShot(Message, _GetShotFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -575,7 +575,7 @@ class ShotRecord(Message, _ShotRecordFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.status <= 5 and 0 <= self.start_tick <= 18446744073709551615 and 0 <= self.reached_depth_um <= 65535 and 0 <= self.delivered_nl <= 4294967295 and -2147483648 <= self.peak_pressure_pa <= 2147483647 and 0 <= self.flags <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -636,7 +636,7 @@ class Estop(Message, _EstopFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.token <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -671,7 +671,7 @@ class ErrorReply(Message, _ErrorReplyFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.msg_id <= 255 and 0 <= self.code <= 9
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -734,7 +734,7 @@ class Prime(Message, _PrimeFields):
     def check(self) -> None:
         try:
             ok = 1 <= self.volume_nl <= 1000000 and 1 <= self.flow_nl_s <= 1000000
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -771,7 +771,7 @@ class Arm(Message, _ArmFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.boot_nonce <= 4294967295 and 1 <= self.session <= 4294967295 and 0 <= self.telemetry_ms <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -850,7 +850,7 @@ class QueueShot(Message, _QueueShotFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.boot_nonce <= 4294967295 and 1 <= self.session <= 4294967295 and 0 <= self.index <= 4294967294 and 0 <= self.trigger <= 1 and 0 <= self.fire_tick <= 18446744073709551615 and 1000 <= self.depth_um <= 4000 and 100 <= self.volume_nl <= 500000 and 100 <= self.flow_nl_s <= 1000000 and 1000 <= self.speed_um_s <= 500000 and 0 <= self.dwell_ms <= 5000
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -967,7 +967,7 @@ class LoadSyringe(Message, _LoadSyringeFields):
     def check(self) -> None:
         try:
             ok = 1 <= self.volume_nl <= 100000000
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1002,7 +1002,7 @@ class CommandReply(Message, _CommandReplyFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.command <= 255 and 0 <= self.code <= 9
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1037,7 +1037,7 @@ class ShotAccepted(Message, _ShotAcceptedFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1074,7 +1074,7 @@ class ShotRejected(Message, _ShotRejectedFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.reason <= 18
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1121,7 +1121,7 @@ class ShotResult(Message, _ShotResultFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.start_tick <= 18446744073709551615 and 0 <= self.end_tick <= 18446744073709551615 and 0 <= self.reached_depth_um <= 65535 and 0 <= self.delivered_nl <= 4294967295 and -2147483648 <= self.peak_pressure_pa <= 2147483647 and 0 <= self.flags <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1154,7 +1154,7 @@ class TriggerEvent(Message, _TriggerEventFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.tick <= 18446744073709551615
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1191,7 +1191,7 @@ class FaultEvent(Message, _FaultEventFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.code <= 9 and 0 <= self.tick <= 18446744073709551615 and -2147483648 <= self.detail <= 2147483647
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1228,7 +1228,7 @@ class StateEvent(Message, _StateEventFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.state <= 8 and 0 <= self.tick <= 18446744073709551615 and 0 <= self.faults <= 65535
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1271,7 +1271,7 @@ class Telemetry(Message, _TelemetryFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.tick <= 18446744073709551615 and 0 <= self.state <= 8 and -2147483648 <= self.needle_um <= 2147483647 and -2147483648 <= self.pressure_pa <= 2147483647 and 0 <= self.remaining_nl <= 4294967295 and 0 <= self.contact <= 1
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
@@ -1304,7 +1304,7 @@ class BootEvent(Message, _BootEventFields):
     def check(self) -> None:
         try:
             ok = 0 <= self.boot_nonce <= 4294967295
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
             raise self.range_errors()[0]
