@@ -38,7 +38,9 @@ def register(sub: Any) -> None:
         help="serve on a loopback TCP port (PORT 0 picks one) and print its socket:// URL",
     )
     p.add_argument("--seed", type=int, metavar="N", help="random seed of the simulation")
-    p.add_argument("--faults", metavar="SPEC", help="device fault injection (SimConfig 'faults')")
+    p.add_argument(
+        "--faults", metavar="SPEC", help="scheduled device faults, e.g. occlusion@40,reboot@75"
+    )
     p.add_argument("--link", metavar="SPEC", help="link faults, e.g. drop:0.01,corrupt:0.005")
     p.add_argument(
         "--config",

@@ -1,0 +1,231 @@
+"""Runners: what moves a ByteDevice's simulated clock.
+
+- `WarpRunner` — the caller steps time (`run_until`, `step`): nothing happens between calls,
+  so tests and benchmarks run as fast as the CPU allows and are exactly reproducible.
+- `RealtimeRunner` — a thread keeps simulated time equal to wall time since start. It sleeps
+  until the device's next wake-up or until the host writes (no polling when idle) and hands
+  every device output to a sink as soon as it is produced.
+
+The device is touched only by the runner's own thread (RealtimeRunner) or by the caller's
+(WarpRunner); other threads go through `write` and `call`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from mesosim.transports.device import ByteDevice
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Idle safety net: even with no wake-up pending, re-check the stop flag this often.
+IDLE_WAIT = 0.5
+# A device reporting a wake-up it has already passed is polled at this rate, not spun on.
+STALE_WAIT = 0.001
+
+
+class SimulatorError(RuntimeError):
+    """The simulated device raised; the runner stopped. `__cause__` is the original error."""
+
+
+class WarpRunner:
+    """Caller-stepped time: `run_until(t)` simulates up to t at once and returns the output.
+
+    Output is timestamped by the device, not by this runner; a caller that needs to react
+    to each output as it happens steps with `step()` (to the next device event) instead.
+    """
+
+    def __init__(self, device: ByteDevice) -> None:
+        self.device = device
+
+    @property
+    def now(self) -> float:
+        return self.device.now
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.device.write(data)
+
+    def read(self) -> bytes:
+        return self.device.read()
+
+    def step(self, limit: float | None = None) -> bytes:
+        """Advance to the next device event (at most to `limit`); return what it sent.
+
+        Returns b"" without moving time if nothing is scheduled and no limit is given."""
+        wake = self.device.next_wakeup()
+        target = wake if wake is not None and wake > self.device.now else None
+        if limit is not None:
+            target = limit if target is None else min(target, limit)
+        if target is not None and target > self.device.now:
+            self.device.advance_to(target)
+        return self.device.read()
+
+    def run_until(self, t: float) -> bytes:
+        """Simulate up to simulated time `t`; everything the device sent meanwhile."""
+        out = bytearray()
+        while self.device.now < t:
+            before = self.device.now
+            out += self.step(limit=t)
+            if self.device.now <= before:  # nothing scheduled before t and advance stuck
+                break
+        out += self.device.read()
+        return bytes(out)
+
+    def run_for(self, dt: float) -> bytes:
+        return self.run_until(self.device.now + dt)
+
+    def run_until_output(self, limit: float) -> bytes:
+        """Step event by event until the device sends something or time reaches `limit`."""
+        out = self.device.read()
+        while not out and self.device.now < limit:
+            before = self.device.now
+            out = self.step(limit=limit)
+            if self.device.now <= before:
+                break
+        return out
+
+    def call(self, fn: Callable[[Any], T]) -> T:
+        return fn(self.device)
+
+
+class RealtimeRunner:
+    """Drives a ByteDevice in real time on a daemon thread.
+
+    Simulated time = the device's time at `start()` + wall seconds since. Each turn of the
+    loop advances the device to now, feeds it the bytes written since the last turn, passes
+    its output to `sink`, runs `after_step` (e.g. a shot-log writer), then sleeps until the
+    device's next wake-up or the next `write`/`call`, whichever comes first. Python's timed
+    waits are good to well under 1 ms on Linux, so device events fire within about a
+    millisecond of their simulated time; with nothing scheduled it blocks and uses no CPU.
+    """
+
+    def __init__(
+        self,
+        device: ByteDevice,
+        sink: Callable[[bytes], None],
+        *,
+        after_step: Callable[[Any], None] | None = None,
+        name: str = "mesosim-runner",
+    ) -> None:
+        self.device = device
+        self._sink = sink
+        self._after_step = after_step
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._input = bytearray()
+        self._calls: deque[tuple[Callable[[ByteDevice], Any], Future[Any]]] = deque()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._t0 = 0.0
+        self._sim0 = 0.0
+        self.error: BaseException | None = None
+        self.max_lag = 0.0  # worst lateness of a wake-up seen so far (s), for benchmarks
+
+    # -- control, from any thread ------------------------------------------------------------
+
+    def start(self) -> RealtimeRunner:
+        self._sim0 = self.device.now
+        self._t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop = True
+        self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def sim_time(self) -> float:
+        """The simulated time the device is being driven towards now."""
+        return self._sim0 + (time.monotonic() - self._t0)
+
+    def write(self, data: bytes) -> None:
+        self.check()
+        if data:
+            with self._lock:
+                self._input += data
+            self._wake.set()
+
+    def call(self, fn: Callable[[Any], T], timeout: float | None = 5.0) -> T:
+        """Run `fn(device)` on the runner thread (at the current simulated time)."""
+        self.check()
+        future: Future[T] = Future()
+        with self._lock:
+            self._calls.append((fn, future))
+        self._wake.set()
+        return future.result(timeout)
+
+    def check(self) -> None:
+        """Raise SimulatorError if the device has crashed the runner."""
+        if self.error is not None:
+            raise SimulatorError(f"simulated device failed: {self.error!r}") from self.error
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:
+            self.error = exc
+            log.exception("simulated device failed; runner stopped")
+            with self._lock:
+                calls = list(self._calls)
+                self._calls.clear()
+            for _, future in calls:
+                future.set_exception(SimulatorError(f"simulated device failed: {exc!r}"))
+
+    def _loop(self) -> None:
+        dev = self.device
+        while not self._stop:
+            self._wake.clear()
+            now = self.sim_time()
+            if now > dev.now:
+                dev.advance_to(now)
+            with self._lock:
+                data = bytes(self._input)
+                self._input.clear()
+                calls = list(self._calls)
+                self._calls.clear()
+            if data:
+                dev.write(data)
+            for fn, future in calls:
+                try:
+                    future.set_result(fn(dev))
+                except Exception as exc:  # noqa: BLE001 - belongs to the caller
+                    future.set_exception(exc)
+            if data or calls:
+                # Let the device react to the input at (almost) the same instant.
+                now = self.sim_time()
+                if now > dev.now:
+                    dev.advance_to(now)
+            out = dev.read()
+            if out:
+                self._sink(out)
+            if self._after_step is not None:
+                self._after_step(dev)
+            wake = dev.next_wakeup()
+            if wake is None:
+                self._wake.wait(IDLE_WAIT)
+                continue
+            if wake <= dev.now:
+                # A wake-up the device has already reached: do not spin on it.
+                self._wake.wait(STALE_WAIT)
+                continue
+            delay = wake - self.sim_time()
+            if delay > 0 and self._wake.wait(delay):
+                continue  # woken by input: do not count lateness
+            lag = self.sim_time() - wake
+            self.max_lag = max(self.max_lag, lag)
