@@ -213,3 +213,17 @@ def test_exactly_once_in_order_or_link_lost(
     assert got_at_a == sent_b[: len(got_at_a)]
     if not (a.lost or b.lost):
         assert got_at_b == sent_a and got_at_a == sent_b
+
+
+def test_a_lost_link_still_acknowledges_what_it_receives() -> None:
+    a = Link(LinkConfig(max_retransmits=0))
+    a.send(MSG, b"x")
+    a.poll(0.0)
+    a.poll(10.0)
+    assert a.lost
+    peer = Link()
+    peer.send(MSG, b"y")
+    (wire,) = peer.poll(10.0)
+    assert _deliver(a, wire, 10.1) == [b"y"]
+    (ack,) = a.poll(10.1)
+    assert decode_frame(ack).ack == 1

@@ -186,6 +186,8 @@ class Injector:
         self._armed_session: int | None = None
         self.state: DeviceState | None = None
         self.faults = 0
+        self._state_events = 0  # count of state_event messages, to wait for a *new* one
+        self._state_log: deque[tuple[int, DeviceState]] = deque(maxlen=64)
         self.last_fault: FaultRaised | None = None
         self.identity: Identity | None = None
         self.boot_nonce = 0
@@ -367,6 +369,8 @@ class Injector:
         elif isinstance(msg, ShotResult):
             self._on_shot_result(msg)
         elif isinstance(msg, StateEvent):
+            self._state_events += 1
+            self._state_log.append((self._state_events, DeviceState(msg.state)))
             self._set_state(DeviceState(msg.state), msg.faults)
         elif isinstance(msg, StatusReply):
             self._set_state(DeviceState(msg.state), msg.faults, quiet=True)
@@ -393,7 +397,7 @@ class Injector:
             for shot in self._shots.values():
                 if shot.state is ShotState.ACCEPTED:
                     self._update(shot, shot.state, f"device left ARMED ({state.name})", needs_resolution=True)
-        if changed:
+        if changed or not quiet:
             self._state_changed.notify_all()
             if not quiet:
                 self._emit(StateChanged(state, faults))
@@ -505,23 +509,40 @@ class Injector:
             assert self.state is not None
             return self.state
 
+    def _wait_state_event(self, state: DeviceState, after: int, timeout: float) -> None:
+        """Wait for a state_event to `state` numbered after `after` (not a stale state)."""
+        end = time.monotonic() + timeout
+        with self._lock:
+            while not any(n > after and s == state for n, s in self._state_log):
+                left = end - time.monotonic()
+                if left <= 0 or self.link_lost:
+                    raise DeviceTimeout(f"device did not reach {state.name} within {timeout} s "
+                                        f"(it is {self.state.name if self.state else '?'})")
+                self._state_changed.wait(min(left, 0.1))
+
+    def _run_to(self, msg: Message, state: DeviceState, timeout: float) -> None:
+        with self._lock:
+            before = self._state_events
+        self.command(msg)
+        self._wait_state_event(state, before, timeout)
+
     def home(self, timeout: float = 15.0) -> None:
-        self.command(Home())
-        self.wait_state(DeviceState.READY, timeout=timeout)
+        self._run_to(Home(), DeviceState.READY, timeout)
 
     def prime(self, volume_ul: float, flow_ul_s: float, timeout: float = 60.0) -> None:
-        self.command(Prime(ul_to_nl(volume_ul), ul_to_nl(flow_ul_s)))
-        self.wait_state(DeviceState.READY, timeout=timeout)
+        self._run_to(Prime(ul_to_nl(volume_ul), ul_to_nl(flow_ul_s)), DeviceState.READY, timeout)
 
     def load_syringe(self, volume_ul: float) -> None:
         self.command(LoadSyringe(ul_to_nl(volume_ul)))
 
     def arm(self, session: int, telemetry_ms: int = 0) -> None:
         self._check_unresolved()
+        with self._lock:
+            before = self._state_events
         self.command(Arm(self.boot_nonce, session, telemetry_ms))
         with self._lock:
             self._armed_session = session
-        self.wait_state(*ARMED_STATES, timeout=2.0)
+        self._wait_state_event(DeviceState.ARMED, before, 2.0)
 
     def disarm(self) -> None:
         self.command(Disarm())

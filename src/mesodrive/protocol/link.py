@@ -90,12 +90,12 @@ class Link:
     def poll(self, now: float) -> list[bytes]:
         """Frames to transmit now: retransmissions due, new frames the window allows, an ack."""
         if self.lost:
-            return []
+            return self._pure_ack()  # a lost link stops sequenced frames, never acks
         out: list[bytes] = []
         if self._deadline is not None and now >= self._deadline:
             self._on_timeout(now, out)
             if self.lost:
-                return []
+                return self._pure_ack()
         while self._backlog and len(self._inflight) < self.config.window:
             msg_id, payload = self._backlog.popleft()
             item = _InFlight(self._next_seq, msg_id, payload, now)
@@ -105,10 +105,16 @@ class Link:
             self.stats.sent += 1
             if self._deadline is None:
                 self._deadline = now + self._rto
-        if self._ack_due and not out:
-            out.append(encode_frame(0, 0, self._expected, ACK_MSG_ID, b""))
+        if not out:
+            return self._pure_ack()
         self._ack_due = False
         return out
+
+    def _pure_ack(self) -> list[bytes]:
+        if not self._ack_due:
+            return []
+        self._ack_due = False
+        return [encode_frame(0, 0, self._expected, ACK_MSG_ID, b"")]
 
     def next_deadline(self) -> float | None:
         """When `poll` next has work without new input (None: only on input or send)."""
