@@ -1,0 +1,11 @@
+"""`mesodrive run` (placeholder: being written)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("run", help="(not available yet)")
+    p.set_defaults(func=lambda args: 1)
