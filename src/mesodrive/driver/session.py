@@ -15,7 +15,6 @@ a shot — only the link layer retransmits frames, which the device deduplicates
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from mesodrive.driver.errors import (
     LinkLostError,
     ShotBlocked,
 )
+from mesodrive.driver.event_bus import EventBus
 from mesodrive.driver.shots import Commanded, Shot, ShotRequest, ShotState
 from mesodrive.driver.transport import Transport, open_transport
 from mesodrive.driver.units import mm_to_um, s_to_ms, ul_to_nl
@@ -180,6 +180,7 @@ class Injector:
         self._query_waiters: dict[int, tuple[type[Message], _Waiter]] = {}
         self._command_waiters: dict[int, deque[_Waiter]] = {}
         self._shots: dict[tuple[int, int], Shot] = {}
+        self._reserved: set[tuple[int, int]] = set()  # being journalled, not yet sent
         self._shot_changed = threading.Condition(self._lock)
         self._state_changed = threading.Condition(self._lock)
         self._last_tx = 0.0
@@ -194,12 +195,9 @@ class Injector:
         self.rebooted = False
         self.link_lost = False
         self.clock: ClockSync | None = None
-        self._observers: list[Callable[[Event], None]] = []
-        self._events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._bus: EventBus[Event] = EventBus("mesodrive-events")
         self._io = threading.Thread(target=self._io_loop, name="mesodrive-io", daemon=True)
-        self._dispatch = threading.Thread(target=self._dispatch_loop, name="mesodrive-events", daemon=True)
         self._io.start()
-        self._dispatch.start()
 
     # ----- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -256,9 +254,8 @@ class Injector:
         if not self._running:
             return
         self._running = False
-        self._events.put(None)
         self._io.join(timeout=2)
-        self._dispatch.join(timeout=2)
+        self._bus.close()
         self.transport.close()
         with self._lock:
             for _, w in self._query_waiters.values():
@@ -275,23 +272,11 @@ class Injector:
 
     # ----- observers ---------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call `callback(event)` for every event (on the dispatch thread). Returns unsubscribe."""
-        self._observers.append(callback)
-        return lambda: self._observers.remove(callback)
+        """Call `callback(event)` for every event (on the event thread). Returns unsubscribe."""
+        return self._bus.subscribe(callback)
 
     def _emit(self, event: Event) -> None:
-        self._events.put(event)
-
-    def _dispatch_loop(self) -> None:
-        while True:
-            event = self._events.get()
-            if event is None:
-                return
-            for cb in list(self._observers):
-                try:
-                    cb(event)
-                except Exception:  # an observer must never break the session
-                    log.exception("observer %r failed on %r", cb, event)
+        self._bus.emit(event)
 
     # ----- I/O thread ---------------------------------------------------------------------------
     def _io_loop(self) -> None:
@@ -634,16 +619,29 @@ class Injector:
             flow_nl_s=commanded.flow_nl_s, speed_um_s=commanded.speed_um_s, dwell_ms=commanded.dwell_ms,
         )
         msg.check()  # every field in the protocol's range before anything is persisted
+        key = (session, req.index)
         with self._lock:
-            key = (session, req.index)
-            if key in self._shots:
+            if key in self._shots or key in self._reserved:
                 raise ShotBlocked(f"shot {req.index} of session {session} was already sent; "
                                   "a retry needs a new index")
-            shot = Shot(session, req.index, self.boot_nonce, req, commanded, history=("pending",))
+            self._reserved.add(key)
+        shot = Shot(session, req.index, self.boot_nonce, req, commanded, history=("pending",))
+        try:
             if self.journal is not None:
-                self.journal(shot)  # persisted before its first byte leaves; raises → not sent
-            self._shots[key] = shot
-            self._endpoint.send(msg)
+                # Persisted before its first byte leaves (raises → not sent). Outside the lock:
+                # a durable write must not stall the I/O thread's acks and heartbeats.
+                self.journal(shot)
+            with self._lock:
+                if self.boot_nonce != shot.boot_nonce or self._armed_session != session:
+                    # The device rebooted or disarmed while we wrote: never send a stale shot.
+                    self._shots[key] = shot
+                    self._settle(shot, ShotState.NOT_RECEIVED, "not sent: the device left the session")
+                    raise ShotBlocked(f"shot {req.index}: the device left session {session} before it was sent")
+                self._shots[key] = shot
+                self._endpoint.send(msg)
+        finally:
+            with self._lock:
+                self._reserved.discard(key)
         self._flush()
         self._emit(ShotUpdated(shot))
         return shot
