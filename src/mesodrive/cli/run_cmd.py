@@ -1,11 +1,281 @@
-"""`mesodrive run` (placeholder: being written)."""
+"""`mesodrive run PLAN` and `mesodrive resume SESSION`: execute a treatment plan.
+
+With no `--device`, the built-in simulator runs in real time and the output says SIMULATOR.
+Ctrl-C pauses at the next shot boundary and asks: resume or abort (without a terminal: abort).
+
+Exit codes: 0 completed · 1 plan invalid, or the run ended without completing (aborted,
+failed) · 2 bad usage or unreadable input · 3 device or link error before the run started ·
+4 emergency-stopped.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from mesodrive.controller.device_limits import device_limits
+from mesodrive.controller.engine import AlarmRaised, PointFinished, RunConfig, RunEngine, RunEvent
+from mesodrive.controller.engine import Progress as RunProgress
+from mesodrive.controller.recovery import Answer, Decision, Problem, ProblemKind, RecoveryPolicy, abort_policy
+from mesodrive.controller.resume import settle_open_shots
+from mesodrive.controller.states import RunState
+from mesodrive.driver.errors import DriverError
+from mesodrive.driver.session import Injector
+from mesodrive.plan import PlanError, ValidatedPlan, load_library, load_plan, validate_plan
+from mesodrive.records import RecordStore
+
+SIMULATOR_URL = "sim://?seed=1&realtime=1"
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_DEVICE, EXIT_ESTOPPED = 0, 1, 2, 3, 4
+SCREENING = (
+    "pregnancy or breast-feeding",
+    "bleeding disorders or anticoagulants",
+    "active skin infection at the site",
+    "autoimmune disease",
+    "known allergy to an ingredient of the product",
+)
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("run", help="(not available yet)")
-    p.set_defaults(func=lambda args: 1)
+    p: argparse.ArgumentParser = sub.add_parser("run", help="run a treatment plan on the injector")
+    p.add_argument("plan", type=Path, help="plan file (TOML)")
+    _common(p)
+    p.add_argument("--operator", help="operator name or id, kept in the records")
+    p.set_defaults(func=run)
+    r: argparse.ArgumentParser = sub.add_parser("resume", help="resume a session after a host crash")
+    r.add_argument("session", type=int, help="session id (see `mesodrive records list`)")
+    _common(r)
+    r.set_defaults(func=resume)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", metavar="URL", help="device URL (default: the built-in simulator)")
+    p.add_argument("--db", type=Path, help=f"records database (default: {RecordStore.default_path()})")
+    p.add_argument("--yes", action="store_true",
+                   help="screening confirmed and recovery questions answered 'abort' (no terminal)")
+
+
+# ----- run ---------------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=False)
+    try:
+        plan = load_plan(args.plan)
+        library = load_library((args.plan.parent / plan.library).resolve())
+    except PlanError as exc:
+        print(f"plan {args.plan} is invalid:\n{exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except OSError as exc:
+        print(f"error: cannot read {args.plan}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    inj = _connect(args, console)
+    if inj is None:
+        return EXIT_DEVICE
+    with inj:
+        assert inj.identity is not None
+        try:
+            vplan = validate_plan(plan, library, device_limits(inj.identity), base_dir=args.plan.parent)
+        except PlanError as exc:
+            print(f"plan {args.plan} is not allowed on this device (nothing was sent):\n{exc}", file=sys.stderr)
+            return EXIT_INCOMPLETE
+        if not _screening(args, console):
+            return EXIT_USAGE
+        store = RecordStore(args.db)
+        try:
+            session = store.start_session(
+                plan_snapshot={"plan": vplan.snapshot(), "points": [asdict(p) for p in vplan.points],
+                               "source": str(args.plan)},
+                plan_hash=vplan.plan_hash, product=vplan.product.model_dump(mode="json"),
+                device=_device_record(inj), calibration={"profile": inj.profile.name, **asdict(inj.profile)},
+                mode=vplan.mode, operator=args.operator,
+            )
+            console.print(f"session [bold]{session}[/] · {len(vplan.points)} points · "
+                          f"{vplan.estimate.total_volume_ul:.0f} µL · ~{vplan.estimate.duration_s:.0f} s")
+            engine = RunEngine(inj, vplan, store, session, policy=_policy(args, console))
+            return _execute(engine, console)
+        finally:
+            store.close()
+
+
+def resume(args: argparse.Namespace) -> int:
+    console = Console()
+    db = args.db or RecordStore.default_path()
+    if not Path(db).exists():
+        print(f"error: no records database at {db}", file=sys.stderr)
+        return EXIT_USAGE
+    store = RecordStore(db)
+    try:
+        try:
+            detail = store.session(args.session)
+        except KeyError:
+            print(f"error: no session {args.session} in {db}", file=sys.stderr)
+            return EXIT_USAGE
+        if detail.status in ("completed", "aborted", "e-stopped"):
+            console.print(f"session {args.session} already ended: {detail.status}")
+            return EXIT_OK if detail.status == "completed" else EXIT_INCOMPLETE
+        vplan = ValidatedPlan.from_snapshot(detail.plan_snapshot["plan"])
+        if vplan.plan_hash != detail.plan_hash:
+            print(f"error: session {args.session}'s plan snapshot does not match its hash "
+                  f"{detail.plan_hash}: refusing to resume", file=sys.stderr)
+            return EXIT_INCOMPLETE
+        inj = _connect(args, console)
+        if inj is None:
+            return EXIT_DEVICE
+        with inj:
+            planned = {p.point: p.volume_ul for p in vplan.points}
+            state = settle_open_shots(store, args.session, inj, planned)
+            store.record_action(args.session, "resume-after-crash",
+                                f"settled {len(state.settled)} open shot(s): "
+                                + ", ".join(f"{r.index}={r.state}" for r in state.settled))
+            for row in state.settled:
+                console.print(f"shot {row.index} (point {row.point}): {row.state} — {row.reason}")
+            console.print(f"resuming session {args.session}: {len(state.delivered)} of "
+                          f"{len(vplan.points)} points already delivered "
+                          f"({len(state.uncertain)} uncertain), {len(state.skipped)} skipped")
+            _clear_fault(inj)
+            engine = RunEngine(inj, vplan, store, args.session, policy=_policy(args, console),
+                               first_index=state.first_index, delivered=state.delivered,
+                               uncertain=state.uncertain, skipped=state.skipped)
+            return _execute(engine, console)
+    finally:
+        store.close()
+
+
+# ----- shared ------------------------------------------------------------------------------------
+def _connect(args: argparse.Namespace, console: Console) -> Injector | None:
+    url = args.device or SIMULATOR_URL
+    if args.device is None:
+        console.print("[bold yellow]SIMULATOR[/]: no --device given, using the built-in simulated injector")
+    try:
+        inj = Injector.connect(url)
+    except DriverError as exc:
+        print(f"error: cannot connect to {url}: {exc}", file=sys.stderr)
+        return None
+    ident = inj.identity
+    assert ident is not None
+    console.print(f"device {ident.serial} · firmware {ident.firmware} · boot {ident.boot_nonce:#010x}")
+    return inj
+
+
+def _clear_fault(inj: Injector) -> None:
+    """A crashed host leaves the device in LINK_LOST: clear it (the engine re-homes)."""
+    from mesodrive.protocol.messages import DeviceState
+
+    if inj.status().state in (DeviceState.FAULT, DeviceState.ESTOPPED):
+        inj.clear_fault()
+        inj.wait_state(DeviceState.IDLE, timeout=5)
+
+
+def _device_record(inj: Injector) -> dict[str, Any]:
+    ident = inj.identity
+    assert ident is not None
+    out = ident.as_dict()
+    out["schema_hash"] = f"{ident.schema_hash:#018x}"
+    return out
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _screening(args: argparse.Namespace, console: Console) -> bool:
+    if args.yes:
+        return True
+    if not _interactive():
+        print("error: confirm the contraindication screening: run in a terminal, or pass --yes",
+              file=sys.stderr)
+        return False
+    console.print("Contraindication screening — does the patient have any of:")
+    for item in SCREENING:
+        console.print(f"  · {item}")
+    answer = input("Screening done and none applies? [y/N] ").strip().lower()
+    if answer != "y":
+        console.print("not confirmed: nothing was done")
+        return False
+    return True
+
+
+def _policy(args: argparse.Namespace, console: Console) -> RecoveryPolicy:
+    if args.yes or not _interactive():
+        return abort_policy
+
+    def ask(problem: Problem) -> Answer:
+        console.print(f"\n[bold red]ALARM[/] {problem.kind.value} at point {problem.point}: {problem.detail}")
+        while True:
+            choice = input("fix it, then: [r]etry / [s]kip point / [a]bort? ").strip().lower()[:1]
+            if choice in ("r", "s", "a"):
+                break
+        reason = input("reason (recorded): ").strip() or "(none given)"
+        refill = None
+        if choice == "r" and problem.kind in (ProblemKind.EMPTY_SYRINGE, ProblemKind.REFILL_DUE):
+            text = input("volume of the new syringe in µL (empty = full syringe): ").strip()
+            refill = float(text) if text else None
+        decision = {"r": Decision.RETRY, "s": Decision.SKIP, "a": Decision.ABORT}[choice]
+        return Answer(decision, reason, refill)
+
+    return ask
+
+
+def _execute(engine: RunEngine, console: Console) -> int:
+    """Run in a worker thread; the main thread shows progress and turns Ctrl-C into a pause."""
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                   TextColumn("{task.fields[volume]}"), TimeRemainingColumn(),
+                   TextColumn("{task.fields[alarm]}"), console=console, transient=False)
+    task = bar.add_task("points", total=len(engine.plan.points), volume="", alarm="")
+
+    def on_event(event: RunEvent) -> None:
+        if isinstance(event, RunProgress):
+            bar.update(task, completed=event.done + event.skipped,
+                       volume=f"{event.delivered_ul:.1f}/{event.planned_ul:.1f} µL",
+                       alarm=f"[red]{event.alarm}[/]" if event.alarm else "")
+        elif isinstance(event, AlarmRaised):
+            bar.console.print(f"[red]alarm[/]: {event.problem.kind.value}: {event.problem.detail}")
+        elif isinstance(event, PointFinished) and event.shot.state.value == "uncertain":
+            bar.console.print(f"[yellow]point {event.point}: outcome uncertain — counted as delivered[/]")
+
+    engine.subscribe(on_event)
+    worker = threading.Thread(target=engine.run, name="mesodrive-run", daemon=True)
+    with bar:
+        worker.start()
+        while worker.is_alive():
+            try:
+                worker.join(0.1)
+            except KeyboardInterrupt:
+                _on_interrupt(engine, bar.console)
+    result = engine.result
+    s = result.stats
+    console.print(f"\n[bold]{result.state.value.upper()}[/]: {len(result.delivered)} of "
+                  f"{len(engine.plan.points)} points delivered ({len(result.uncertain)} uncertain), "
+                  f"{len(result.skipped)} skipped, {len(result.pending)} not done · "
+                  f"{sum(result.delivered.values()):.1f} µL")
+    if s.min_slack_s is not None:
+        console.print(f"timing: min schedule slack {s.min_slack_s * 1000:.0f} ms · "
+                      f"{s.underruns} underruns · {s.late_shots} late shots")
+    console.print(f"session {engine.session} recorded; `mesodrive records show {engine.session}`")
+    if result.state is RunState.COMPLETED:
+        return EXIT_OK
+    if result.state is RunState.ESTOPPED:
+        return EXIT_ESTOPPED
+    return EXIT_INCOMPLETE
+
+
+def _on_interrupt(engine: RunEngine, console: Console) -> None:
+    console.print("\n[bold]Ctrl-C[/]: pausing at the next shot boundary…")
+    engine.pause()
+    if not _interactive():
+        engine.abort("interrupted (no terminal to ask)")
+        return
+    while engine.state not in (RunState.PAUSED,) and not engine.state.terminal:
+        threading.Event().wait(0.05)
+    if engine.state.terminal:
+        return
+    choice = input("paused. [r]esume or [a]bort? ").strip().lower()[:1]
+    if choice == "r":
+        engine.resume()
+    else:
+        engine.abort("operator abort after Ctrl-C")
