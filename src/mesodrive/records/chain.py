@@ -1,0 +1,111 @@
+"""The hash chain: canonical row encoding, the row hash, and the verification walk.
+
+Each journal row stores `prev_hash` (the previous row's `hash`, or GENESIS for row 1) and
+`hash = sha256(canonical JSON of [prev_hash, id, ts, session, kind, body])`. Hashing the id makes
+a reordered or renumbered row fail its own hash; chaining makes a rewritten row (content *and*
+hash recomputed) visible at the next row; contiguous ids make a deleted row visible as a gap;
+the store's `chain_head` record (updated in the same transaction as every append) makes a
+deleted tail visible. None of this stops someone who rewrites the whole chain and the head:
+that needs the head hash kept elsewhere (printed in reports, `records verify` output).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from mesodrive.records.models import VerifyResult
+
+# Row 1 chains from this fixed value (sha256 of a constant string, so it is checkable by hand).
+GENESIS = hashlib.sha256(b"mesodrive records genesis v1").hexdigest()
+
+# (id, ts, session, kind, body, prev_hash, hash) as stored.
+StoredRow = tuple[Any, Any, Any, Any, Any, Any, Any]
+
+
+def utc_now() -> str:
+    """UTC ISO-8601 with microseconds, e.g. 2025-01-02T03:04:05.123456+00:00."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_json(value: Any) -> str:
+    """The one encoding of a body: sorted keys, no whitespace, UTF-8, no NaN/Infinity (which
+    JSON cannot carry and which would make the hash depend on a non-standard spelling)."""
+    _reject_non_finite(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def _reject_non_finite(value: Any, path: str = "body") -> None:
+    # json.dumps(allow_nan=False) says only "Out of range float values"; name the field instead.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path} is {value!r}: records hold finite numbers only")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _reject_non_finite(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _reject_non_finite(v, f"{path}[{i}]")
+
+
+def row_hash(prev_hash: str, row_id: int, ts: str, session: int, kind: str, body: str) -> str:
+    # A JSON array is an unambiguous framing of the fields (no separator can be forged).
+    material = json.dumps([prev_hash, row_id, ts, session, kind, body],
+                          separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None) -> VerifyResult:
+    """Walk the journal in id order and report the first bad row.
+
+    `head` is the store's (last_id, last_hash) record; None when that record is missing.
+    """
+    expected_id, prev = 1, GENESIS
+    good = 0
+
+    def bad(row: int | None, problem: str) -> VerifyResult:
+        # Ids are contiguous up to the bad row, so exactly the rows before it are intact.
+        return VerifyResult(ok=False, rows_checked=good if row is None else row - 1,
+                            first_bad_row=row, problem=problem)
+
+    for row_id, ts, session, kind, body, prev_hash, stored_hash in rows:
+        if row_id != expected_id:
+            if isinstance(row_id, int) and row_id > expected_id:
+                span = "" if row_id == expected_id + 1 else f" (rows {expected_id}-{row_id - 1})"
+                return bad(expected_id, f"row {expected_id} missing{span}: "
+                                        f"row {row_id} follows row {expected_id - 1}")
+            return bad(expected_id, f"row {expected_id} altered: its id was changed")
+        try:
+            computed = row_hash(prev_hash, row_id, ts, session, kind, body)
+        except (TypeError, ValueError):  # a value of a type the store never writes
+            computed = ""
+        if computed != stored_hash:
+            return bad(row_id, f"row {row_id} altered: its content does not match its hash")
+        if prev_hash != prev:
+            if row_id == 1:
+                return bad(1, "row 1 altered: it does not chain from the genesis value")
+            # This row is self-consistent, so the previous one was rewritten (content and hash).
+            return bad(row_id - 1, f"row {row_id - 1} altered: its hash no longer matches "
+                                   f"the link stored in row {row_id}")
+        prev, expected_id, good = stored_hash, expected_id + 1, good + 1
+
+    last_id = expected_id - 1
+    if head is None:
+        return bad(None, "the chain head record is missing (the database was altered)")
+    head_id, head_hash = head
+    if head_id > last_id:
+        span = "" if head_id == last_id + 1 else f" (rows {last_id + 1}-{head_id})"
+        return bad(last_id + 1, f"row {last_id + 1} missing{span}: the journal ends at row "
+                                f"{last_id} but {head_id} rows were written")
+    if head_id < last_id:
+        return bad(head_id + 1, f"row {head_id + 1} was not written by mesodrive: the journal "
+                                f"goes on past the recorded head (row {head_id})")
+    if head_hash != prev:
+        if last_id == 0:
+            return bad(None, "the chain head record was altered")
+        return bad(last_id, f"row {last_id} altered: its hash does not match the recorded head")
+    return VerifyResult(ok=True, rows_checked=good, first_bad_row=None, problem="", head_hash=prev)

@@ -1,0 +1,212 @@
+"""What the records hold, as plain frozen values: a shot row, session summaries, verify results.
+
+These types are the records' own (the layer imports nothing of mesodrive): the controller maps
+the driver's `Shot` snapshots onto `ShotRow`, so the journal format never follows driver internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Every state a shot row may be journalled in; the driver's ShotState values plus "skipped"
+# (the controller's: a point the operator skipped, never sent).
+SHOT_STATES = frozenset(
+    {"pending", "accepted", "done", "rejected", "cancelled", "not_received", "uncertain", "skipped"}
+)
+# States that count as delivered (DOMAIN.md: an uncertain shot is assumed delivered).
+DELIVERED_STATES = frozenset({"done", "uncertain"})
+
+# Journal row kinds.
+KIND_SESSION_START = "session_start"
+KIND_SESSION_END = "session_end"
+KIND_SHOT = "shot"
+KIND_ALARM = "alarm"
+KIND_ACTION = "action"
+KINDS = frozenset({KIND_SESSION_START, KIND_SESSION_END, KIND_SHOT, KIND_ALARM, KIND_ACTION})
+
+
+class RecordsError(Exception):
+    """Base of the records' own errors."""
+
+
+class UnknownSessionError(RecordsError, KeyError):
+    """No session with that id in the database."""
+
+    def __init__(self, session_id: int) -> None:
+        super().__init__(f"no session {session_id}")
+        self.session_id = session_id
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class StoreClosedError(RecordsError):
+    """A write on a closed (or read-only) store."""
+
+
+class WriterFailedError(RecordsError):
+    """The writer could not commit: rows may be missing, so the caller must stop treating."""
+
+
+@dataclass(frozen=True)
+class ShotRow:
+    """One state of one shot (a new row per change; the latest row per index is the truth)."""
+
+    index: int
+    point: int
+    state: str
+    reason: str
+    requested: dict[str, float]  # depth_mm, volume_ul, flow_ul_s, speed_mm_s, dwell_s
+    # depth_um, volume_nl, flow_nl_s, speed_um_s, dwell_ms, fire_tick, profile
+    commanded: dict[str, float | int | str | None]
+    # reached_depth_mm, delivered_ul, start_tick, end_tick, peak_pressure_kpa, flags
+    measured: dict[str, float | int] | None
+    boot_nonce: int
+
+    def __post_init__(self) -> None:
+        # Caught in the caller's thread, not later in the writer where nobody could react.
+        if self.state not in SHOT_STATES:
+            raise ValueError(f"unknown shot state {self.state!r}")
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "point": self.point,
+            "state": self.state,
+            "reason": self.reason,
+            "requested": dict(self.requested),
+            "commanded": dict(self.commanded),
+            "measured": None if self.measured is None else dict(self.measured),
+            "boot_nonce": self.boot_nonce,
+        }
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ShotRow:
+        return cls(
+            index=int(body["index"]),
+            point=int(body["point"]),
+            state=str(body["state"]),
+            reason=str(body.get("reason", "")),
+            requested=dict(body.get("requested") or {}),
+            commanded=dict(body.get("commanded") or {}),
+            measured=None if body.get("measured") is None else dict(body["measured"]),
+            boot_nonce=int(body.get("boot_nonce", 0)),
+        )
+
+    @property
+    def delivered_ul(self) -> float:
+        """Volume this row counts as delivered: measured when done; requested when uncertain
+        (assume delivered, DOMAIN.md); zero otherwise."""
+        measured = None if self.measured is None else self.measured.get("delivered_ul")
+        return delivered_volume(self.state, measured, self.requested.get("volume_ul"))
+
+
+def delivered_volume(state: str, measured_ul: float | None, requested_ul: float | None) -> float:
+    """What a shot in `state` counts as delivered: the measured volume when done (requested if
+    none was measured); the requested volume when uncertain (assume delivered, DOMAIN.md)."""
+    if state == "done" and measured_ul is not None:
+        return float(measured_ul)
+    if state in DELIVERED_STATES:
+        return float(requested_ul or 0.0)
+    return 0.0
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journal row as stored (body parsed)."""
+
+    id: int
+    ts: str
+    session: int
+    kind: str
+    body: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AlarmEntry:
+    id: int
+    ts: str
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ActionEntry:
+    id: int
+    ts: str
+    action: str
+    reason: str
+    operator: str | None
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: int
+    started_at: str
+    ended_at: str | None
+    status: str  # "open" until end_session (a crashed run stays open until resumed and ended)
+    patient_ref: str | None
+    product_id: str | None
+    plan_hash: str
+    mode: str
+    device_session: int
+    points_done: int  # distinct points with a delivered (done or uncertain) shot
+    points_planned: int | None
+    volume_delivered_ul: float
+    uncertain_shots: int
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    summary: SessionSummary
+    plan_snapshot: dict[str, Any]
+    product: dict[str, Any]
+    device: dict[str, Any]
+    calibration: dict[str, Any]
+    operator: str | None
+    end_summary: dict[str, Any] | None
+    shots: list[ShotRow]  # latest row per index, by index
+    shot_times: dict[int, str]  # index -> timestamp of its latest row
+    alarms: list[AlarmEntry] = field(default_factory=list)
+    actions: list[ActionEntry] = field(default_factory=list)
+
+    # The summary's headline fields, directly on the detail (detail.status, detail.plan_hash).
+    @property
+    def id(self) -> int:
+        return self.summary.id
+
+    @property
+    def status(self) -> str:
+        return self.summary.status
+
+    @property
+    def plan_hash(self) -> str:
+        return self.summary.plan_hash
+
+    @property
+    def mode(self) -> str:
+        return self.summary.mode
+
+    @property
+    def device_session(self) -> int:
+        return self.summary.device_session
+
+    @property
+    def started_at(self) -> str:
+        return self.summary.started_at
+
+    @property
+    def ended_at(self) -> str | None:
+        return self.summary.ended_at
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    rows_checked: int
+    first_bad_row: int | None  # journal id of the first altered row, or of the first missing one
+    problem: str  # "" when ok; else e.g. "row 57 altered: ..." / "row 58 missing: ..."
+    head_hash: str = ""  # when ok: the last row's hash; kept elsewhere, it pins the whole chain
