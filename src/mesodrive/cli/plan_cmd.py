@@ -118,10 +118,11 @@ def summary_lines(vp: ValidatedPlan, path: Path) -> list[str]:
         f"points     {len(pts)}"
         + (f"  (zones: {', '.join(f'{z} {c}' for z, c in zones.items())})" if zones else ""),
         f"depth      {_span([p.depth_mm for p in pts], 'mm')}",
-        f"volume     {_span([p.volume_ul for p in pts], 'µL')} per point, "
-        f"{fmt(round(est.total_volume_ul, 3))} µL total",
-        f"flow       {_span([p.flow_ul_s for p in pts], 'µL/s')}, needle speed "
-        f"{_span([p.speed_mm_s for p in pts], 'mm/s')}, dwell {_span([p.dwell_s for p in pts], 's')}",
+        (f"volume     {_span([p.volume_ul for p in pts], 'µL')} per point, "
+         f"{fmt(round(est.total_volume_ul, 3))} µL total"),
+        (f"flow       {_span([p.flow_ul_s for p in pts], 'µL/s')}, needle speed "
+         f"{_span([p.speed_mm_s for p in pts], 'mm/s')}, "
+         f"dwell {_span([p.dwell_s for p in pts], 's')}"),
         f"syringe    {fmt(vp.refill_ul)} µL per fill, {est.refills} refill(s)"
         + (f" before points {', '.join(map(str, vp.refill_before))}" if vp.refill_before else ""),
     ]

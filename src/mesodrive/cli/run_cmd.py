@@ -28,7 +28,7 @@ from mesodrive.controller.resume import settle_open_shots
 from mesodrive.controller.states import RunState
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.session import Injector
-from mesodrive.plan import PlanError, ValidatedPlan, load_library, load_plan, validate_plan
+from mesodrive.plan import PlanError, load_library, load_plan, restore_snapshot, validate_plan
 from mesodrive.records import RecordStore
 
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
@@ -118,10 +118,16 @@ def resume(args: argparse.Namespace) -> int:
         if detail.status in ("completed", "aborted", "e-stopped"):
             console.print(f"session {args.session} already ended: {detail.status}")
             return EXIT_OK if detail.status == "completed" else EXIT_INCOMPLETE
-        vplan = ValidatedPlan.from_snapshot(detail.plan_snapshot["plan"])
+        try:
+            # Re-validated, and refused if the stored plan no longer matches its hash.
+            vplan = restore_snapshot(detail.plan_snapshot["plan"])
+        except PlanError as exc:
+            print(f"error: cannot resume session {args.session} from its recorded plan:\n{exc}",
+                  file=sys.stderr)
+            return EXIT_INCOMPLETE
         if vplan.plan_hash != detail.plan_hash:
-            print(f"error: session {args.session}'s plan snapshot does not match its hash "
-                  f"{detail.plan_hash}: refusing to resume", file=sys.stderr)
+            print(f"error: session {args.session}'s plan hash {vplan.plan_hash} differs from the "
+                  f"recorded {detail.plan_hash}: refusing to resume", file=sys.stderr)
             return EXIT_INCOMPLETE
         inj = _connect(args, console)
         if inj is None:

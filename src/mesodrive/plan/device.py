@@ -1,0 +1,60 @@
+"""What the injector can do, in public units: the second set of absolute limits a plan must
+respect (after the product's), and the mechanics the estimate needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DeviceLimits:
+    """Device capabilities in public units (mm, µL, µL/s, mm/s, s).
+
+    The controller builds this from the device identity. Three mechanical figures are not part
+    of the identity and only feed the estimate; their defaults are deliberately *conservative*
+    (slower than the simulator) so that an unknown device's achievable cadence is not
+    overstated:
+
+    * ``needle_accel_mm_s2`` — needle axis acceleration (trapezoidal moves);
+    * ``retract_speed_mm_s`` — retraction speed (the simulator retracts at its maximum speed);
+    * ``approach_mm`` — how far the parked needle sits behind the skin plane: every insertion
+      and retraction travels ``approach_mm + depth``.
+    """
+
+    depth_min_mm: float
+    depth_max_mm: float
+    volume_min_ul: float
+    volume_max_ul: float
+    flow_min_ul_s: float
+    flow_max_ul_s: float
+    speed_min_mm_s: float
+    speed_max_mm_s: float
+    dwell_max_s: float
+    syringe_ul: float
+    timed: bool = True  # auto mode: shots fired at device-clock times
+    triggered: bool = True  # one shot per pedal/button trigger
+    needle_accel_mm_s2: float = 2000.0
+    retract_speed_mm_s: float = 100.0
+    approach_mm: float = 1.5
+
+    @classmethod
+    def default(cls) -> DeviceLimits:
+        """The built-in simulator's capabilities and mechanics (simulator/mesosim/config.py),
+        for offline `plan check`. A test keeps the two in step."""
+        return cls(
+            depth_min_mm=1.0,
+            depth_max_mm=4.0,
+            volume_min_ul=0.5,
+            volume_max_ul=200.0,
+            flow_min_ul_s=1.0,
+            flow_max_ul_s=100.0,
+            speed_min_mm_s=5.0,
+            speed_max_mm_s=200.0,
+            dwell_max_s=3.0,
+            syringe_ul=10_000.0,
+            timed=True,
+            triggered=True,
+            needle_accel_mm_s2=20_000.0,
+            retract_speed_mm_s=200.0,
+            approach_mm=1.5,
+        )
