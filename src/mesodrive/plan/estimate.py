@@ -64,8 +64,8 @@ def plan_refills(points: Sequence[PlannedPoint], refill_ul: float) -> tuple[int,
     ``refill_ul`` at the start and after each refill; a point is never split across fills."""
     before: list[int] = []
     remaining = refill_ul
-    for p in points:
-        if p.volume_ul > remaining + 1e-9 and p is not points[0]:
+    for k, p in enumerate(points):
+        if p.volume_ul > remaining + 1e-9 and k > 0:
             before.append(p.point)
             remaining = refill_ul
         remaining -= p.volume_ul

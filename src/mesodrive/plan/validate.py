@@ -43,8 +43,9 @@ from mesodrive.plan.library import (
     Limits,
     Product,
     ProductLibrary,
+    load_library,
 )
-from mesodrive.plan.models import Plan, parse_plan
+from mesodrive.plan.models import Plan, load_plan, parse_plan
 from mesodrive.plan.points import PlannedPoint, SoftOverride, same_value
 
 PARAMS = ("depth_mm", "volume_ul", "flow_ul_s", "speed_mm_s", "dwell_s")
@@ -275,9 +276,6 @@ def validate_plan(
 
 def validate_plan_file(path: Path, device: DeviceLimits | None = None) -> ValidatedPlan:
     """load_plan + load_library (relative to the plan) + validate_plan, in one call."""
-    from mesodrive.plan.library import load_library
-    from mesodrive.plan.models import load_plan
-
     path = Path(path)
     plan = load_plan(path)
     library = load_library(path.parent / plan.library)
@@ -299,7 +297,10 @@ def restore_snapshot(snapshot: dict[str, Any], device: DeviceLimits | None = Non
     if device is None:
         device = DeviceLimits(**snapshot["device"])
     csv = snapshot.get("points_csv")
-    csv_source = CsvSource(**csv) if csv else None
+    # The sha is recomputed, never taken from the snapshot: the hash check below must see edits.
+    csv_source = (CsvSource(csv["path"], csv["text"],
+                            hashlib.sha256(csv["text"].encode("utf-8")).hexdigest())
+                  if csv else None)
     library = ProductLibrary(schema_version=1, products=(product,))
     vp = _validate(plan, library, device, csv_source, [])
     if vp.plan_hash != snapshot.get("plan_hash"):
