@@ -1,0 +1,147 @@
+"""The run engine against the simulated device: every point once, faults, operator control."""
+
+from __future__ import annotations
+
+import time
+
+from mesodrive.controller.recovery import Answer, Decision, ProblemKind, ScriptedPolicy
+from mesodrive.controller.states import RunState
+from mesodrive.protocol.messages import DeviceState
+from tests.controller.conftest import Run
+
+
+def _each_point_at_most_once(run: Run) -> list[int]:
+    points = run.executed_points()
+    assert len(points) == len(set(points)), f"a point was injected twice: {sorted(points)}"
+    return points
+
+
+def _records_match_truth(run: Run) -> None:
+    rows = run.store.latest_shots(run.engine.session)
+    executed = {e.index for e in run.executed() if e.session == run.engine.session}
+    for index, row in rows.items():
+        if index in executed:
+            assert row.state in ("done", "uncertain"), (index, row.state)
+        elif row.state == "done":
+            # DONE without moving: refused at the contact check, so never in the executed log
+            assert row.measured and row.measured["delivered_ul"] == 0, (index, row)
+    assert run.store.verify().ok
+
+
+def test_a_plan_runs_to_completion_on_the_device_clock(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run().start()
+    assert run.join() is RunState.COMPLETED
+    points = _each_point_at_most_once(run)
+    assert sorted(points) == sorted(p.point for p in run.plan.points)
+    assert run.engine.result.stats.late_shots == 0
+    assert run.engine.result.stats.underruns == 0
+    # fired at the cadence: 2 shots/s → 500 ms apart on the device clock
+    starts = sorted(e.start_tick for e in run.executed())
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert all(abs(g - 500_000) <= 2_000 for g in gaps), gaps
+    _records_match_truth(run)
+    detail = run.store.session(run.engine.session)
+    assert detail.status == "completed"
+
+
+def test_pause_holds_at_a_shot_boundary_with_the_needle_retracted_then_resumes(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run().start()
+    run.wait_delivered(3)
+    run.engine.pause()
+    run.wait_state(RunState.PAUSED)
+    status = run.inj.status()
+    assert status.state == DeviceState.ARMED and status.needle_um <= 0 and status.queued == 0
+    frozen = len(run.executed())
+    time.sleep(0.5)
+    assert len(run.executed()) == frozen  # nothing fires while paused
+    run.engine.resume()
+    assert run.join() is RunState.COMPLETED
+    assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
+    _records_match_truth(run)
+
+
+def test_abort_ends_the_run_and_nothing_fires_after(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run().start()
+    run.wait_delivered(2)
+    run.engine.abort("patient asked to stop")
+    assert run.join() is RunState.ABORTED
+    after = len(run.executed())
+    time.sleep(0.5)
+    assert len(run.executed()) == after
+    assert run.inj.status().state == DeviceState.READY  # disarmed
+    _each_point_at_most_once(run)
+    _records_match_truth(run)
+    actions = [a.action for a in run.store.session(run.engine.session).actions]
+    assert "abort" in actions
+
+
+def test_estop_mid_run_latches_and_nothing_fires_after(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run().start()
+    run.wait_delivered(2)
+    latency = run.engine.estop()
+    assert latency < 0.5
+    assert run.join() is RunState.ESTOPPED
+    after = len(run.executed())
+    time.sleep(0.4)
+    assert len(run.executed()) == after
+    assert run.inj.status().state == DeviceState.ESTOPPED
+    _each_point_at_most_once(run)
+    _records_match_truth(run)
+
+
+def test_occlusion_then_retry_never_reinjects_the_interrupted_point(make_run) -> None:  # type: ignore[no-untyped-def]
+    policy = ScriptedPolicy([Answer(Decision.RETRY, "line flushed")])
+    run = make_run("seed=3&faults=occlusion@3", policy=policy).start()
+    assert run.join() is RunState.COMPLETED
+    assert [p.kind for p in policy.asked] == [ProblemKind.OCCLUSION]
+    points = _each_point_at_most_once(run)
+    assert sorted(points) == sorted(p.point for p in run.plan.points)
+    _records_match_truth(run)
+
+
+def test_contact_lost_then_skip_records_the_skipped_point(make_run) -> None:  # type: ignore[no-untyped-def]
+    policy = ScriptedPolicy([Answer(Decision.SKIP, "scar tissue")])
+    run = make_run("seed=4&faults=contact_lost@4", policy=policy).start()
+    assert run.join() is RunState.COMPLETED
+    (problem,) = policy.asked
+    assert problem.kind is ProblemKind.CONTACT_LOST
+    assert run.engine.result.skipped == {problem.point: "scar tissue"}
+    points = _each_point_at_most_once(run)
+    assert problem.point not in points
+    assert len(points) == len(run.plan.points) - 1
+    _records_match_truth(run)
+
+
+def test_empty_syringe_refill_and_reprime_then_continue(make_run) -> None:  # type: ignore[no-untyped-def]
+    policy = ScriptedPolicy([Answer(Decision.RETRY, "new syringe", refill_ul=5000)])
+    run = make_run("seed=5&faults=empty@5", policy=policy).start()
+    assert run.join(45) is RunState.COMPLETED
+    assert [p.kind for p in policy.asked] == [ProblemKind.EMPTY_SYRINGE]
+    _each_point_at_most_once(run)
+    _records_match_truth(run)
+    actions = [a.action for a in run.store.session(run.engine.session).actions]
+    assert "refill" in actions
+
+
+def test_recovery_abort_decision_ends_aborted(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run("seed=6&faults=stall@3").start()  # default policy: abort
+    assert run.join() is RunState.ABORTED
+    _each_point_at_most_once(run)
+    _records_match_truth(run)
+
+
+def test_triggered_mode_fires_only_on_triggers(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run(mode="triggered", cadence_hz=None).start()
+    run.wait_state(RunState.RUNNING)
+    time.sleep(0.5)
+    assert run.executed() == []  # preloaded, waiting for the pedal
+    for _ in range(len(run.plan.points)):
+        deadline = time.monotonic() + 3
+        before = len(run.executed())
+        run.inj.soft_trigger()
+        while len(run.executed()) == before:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.4)  # let the shot finish before the next press
+    assert run.join() is RunState.COMPLETED
+    assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
