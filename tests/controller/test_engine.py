@@ -94,6 +94,7 @@ def test_occlusion_then_retry_never_reinjects_the_interrupted_point(make_run) ->
     run = make_run("seed=3&faults=occlusion@3", policy=policy).start()
     assert run.join() is RunState.COMPLETED
     assert [p.kind for p in policy.asked] == [ProblemKind.OCCLUSION]
+    assert len(run.engine.result.partial) == 1  # the occluded shot: under-dosed, not topped up
     points = _each_point_at_most_once(run)
     assert sorted(points) == sorted(p.point for p in run.plan.points)
     _records_match_truth(run)

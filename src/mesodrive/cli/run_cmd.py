@@ -146,7 +146,8 @@ def resume(args: argparse.Namespace) -> int:
             _clear_fault(inj)
             engine = RunEngine(inj, vplan, store, args.session, policy=_policy(args, console),
                                first_index=state.first_index, delivered=state.delivered,
-                               uncertain=state.uncertain, skipped=state.skipped)
+                               uncertain=state.uncertain, partial=state.partial,
+                               skipped=state.skipped)
             return _execute(engine, console)
     finally:
         store.close()
@@ -256,9 +257,14 @@ def _execute(engine: RunEngine, console: Console) -> int:
     result = engine.result
     s = result.stats
     console.print(f"\n[bold]{result.state.value.upper()}[/]: {len(result.delivered)} of "
-                  f"{len(engine.plan.points)} points delivered ({len(result.uncertain)} uncertain), "
+                  f"{len(engine.plan.points)} points delivered ({len(result.uncertain)} uncertain, "
+                  f"{len(result.partial)} cut short), "
                   f"{len(result.skipped)} skipped, {len(result.pending)} not done · "
                   f"{sum(result.delivered.values()):.1f} µL")
+    if result.partial:
+        console.print(f"[yellow]cut short (under-dosed, not repeated): points {sorted(result.partial)}[/]")
+    if result.uncertain:
+        console.print(f"[yellow]uncertain (counted as delivered): points {sorted(result.uncertain)}[/]")
     if s.min_slack_s is not None:
         console.print(f"timing: min schedule slack {s.min_slack_s * 1000:.0f} ms · "
                       f"{s.underruns} underruns · {s.late_shots} late shots")

@@ -105,6 +105,7 @@ class RunResult:
     state: RunState
     delivered: dict[int, float] = field(default_factory=dict)  # point -> µL (planned µL if uncertain)
     uncertain: set[int] = field(default_factory=set)  # delivered points whose shot is UNCERTAIN
+    partial: set[int] = field(default_factory=set)  # delivered points whose shot was cut short
     skipped: dict[int, str] = field(default_factory=dict)  # point -> reason
     pending: list[int] = field(default_factory=list)
     stats: ScheduleStats = field(default_factory=ScheduleStats)
@@ -134,6 +135,7 @@ class RunEngine:
         first_index: int = 0,
         delivered: dict[int, float] | None = None,
         uncertain: set[int] | None = None,
+        partial: set[int] | None = None,
         skipped: dict[int, str] | None = None,
     ) -> None:
         self.inj = injector
@@ -143,7 +145,8 @@ class RunEngine:
         self.policy = policy
         self.config = config or RunConfig()
         self._points: dict[int, PlannedPoint] = {p.point: p for p in plan.points}
-        self.result = RunResult(S.IDLE, dict(delivered or {}), set(uncertain or ()), dict(skipped or {}))
+        self.result = RunResult(S.IDLE, dict(delivered or {}), set(uncertain or ()),
+                                set(partial or ()), dict(skipped or {}))
         self._pending = sorted(p for p in self._points if p not in self.result.delivered
                                and p not in self.result.skipped)
         self.result.pending = self._pending
@@ -353,6 +356,8 @@ class RunEngine:
                 self.result.delivered[point] = r.delivered_nl / 1000 if r else planned
                 if shot.state is ShotState.UNCERTAIN:
                     self.result.uncertain.add(point)
+                elif r is not None and r.flags & ShotFlag.ABORTED:
+                    self.result.partial.add(point)  # under-dosed: reported, never topped up
                 self._remove_pending(point)
                 self._bus.emit(PointFinished(point, shot))
                 self._emit_progress()
@@ -524,6 +529,7 @@ class RunEngine:
             "points": len(self._points),
             "delivered": len(self.result.delivered),
             "uncertain": sorted(self.result.uncertain),
+            "partial": sorted(self.result.partial),
             "skipped": {str(k): v for k, v in self.result.skipped.items()},
             "pending": list(self._pending),
             "delivered_ul": round(self._delivered_ul(), 3),

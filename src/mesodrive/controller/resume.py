@@ -14,7 +14,7 @@ from mesodrive.controller.engine import shot_delivered
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.session import Injector
 from mesodrive.driver.shots import ShotState
-from mesodrive.protocol.messages import ShotStatus
+from mesodrive.protocol.messages import ShotFlag, ShotStatus
 from mesodrive.records import RecordStore, ShotRow
 
 SETTLED_BY_STATUS = {
@@ -30,6 +30,7 @@ class ResumePoint:
     first_index: int
     delivered: dict[int, float] = field(default_factory=dict)
     uncertain: set[int] = field(default_factory=set)
+    partial: set[int] = field(default_factory=set)
     skipped: dict[int, str] = field(default_factory=dict)
     settled: list[ShotRow] = field(default_factory=list)  # rows this resume settled
 
@@ -51,6 +52,8 @@ def settle_open_shots(store: RecordStore, session_id: int, inj: Injector,
             out.delivered[row.point] = float(m["delivered_ul"]) if m else planned_ul.get(row.point, 0.0)
             if state is ShotState.UNCERTAIN:
                 out.uncertain.add(row.point)
+            elif int(m.get("flags", 0)) & ShotFlag.ABORTED:
+                out.partial.add(row.point)
     for action in store.session(session_id).actions:
         if action.action == "skip" and action.reason.startswith("point "):
             point_text, _, reason = action.reason[len("point "):].partition(":")
