@@ -29,7 +29,7 @@
 #include "md_errors.h"
 
 #define MD_PROTOCOL_VERSION 1U
-#define MD_SCHEMA_HASH 0x722EB4AA7E736D4EULL
+#define MD_SCHEMA_HASH 0x416AC889A853F5C9ULL
 #define MD_TICK_HZ 1000000UL
 #define MD_MAX_PAYLOAD 240U
 #define MD_HEARTBEAT_INTERVAL_MS 100U
@@ -332,7 +332,7 @@ static inline int md_identify_unpack(md_identify_t *m, const uint8_t *buf, size_
 
 /* ---- identity (0x04, device, unseq): The device's identity and capabilities (handshake). */
 #define MD_MSG_IDENTITY 0x04U
-#define MD_IDENTITY_SIZE 92U
+#define MD_IDENTITY_SIZE 102U
 #define MD_IDENTITY_CHANNEL MD_CHANNEL_UNSEQ
 #define MD_IDENTITY_FIELDS(F) \
     F(token, u16, 2) \
@@ -355,7 +355,10 @@ static inline int md_identify_unpack(md_identify_t *m, const uint8_t *buf, size_
     F(sensors, u8, 1) \
     F(modes, u8, 1) \
     F(queue_len, u8, 1) \
-    F(horizon_ms, u32, 4)
+    F(horizon_ms, u32, 4) \
+    F(accel_um_s2, u32, 4) \
+    F(retract_um_s, u32, 4) \
+    F(park_um, u16, 2)
 
 typedef struct {
     uint16_t token;
@@ -379,6 +382,9 @@ typedef struct {
     uint8_t modes;
     uint8_t queue_len;
     uint32_t horizon_ms; /* ms */
+    uint32_t accel_um_s2; /* um/s^2 */
+    uint32_t retract_um_s; /* um/s */
+    uint16_t park_um; /* um */
 } md_identity_t;
 
 static inline size_t md_identity_pack(const md_identity_t *m, uint8_t *buf)
@@ -404,6 +410,9 @@ static inline size_t md_identity_pack(const md_identity_t *m, uint8_t *buf)
     buf[86] = m->modes;
     buf[87] = m->queue_len;
     md_put_u32(buf + 88, m->horizon_ms);
+    md_put_u32(buf + 92, m->accel_um_s2);
+    md_put_u32(buf + 96, m->retract_um_s);
+    md_put_u16(buf + 100, m->park_um);
     return MD_IDENTITY_SIZE;
 }
 
@@ -433,6 +442,9 @@ static inline int md_identity_unpack(md_identity_t *m, const uint8_t *buf, size_
     m->modes = buf[86];
     m->queue_len = buf[87];
     m->horizon_ms = md_get_u32(buf + 88);
+    m->accel_um_s2 = md_get_u32(buf + 92);
+    m->retract_um_s = md_get_u32(buf + 96);
+    m->park_um = md_get_u16(buf + 100);
     return MD_OK;
 }
 

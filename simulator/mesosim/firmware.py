@@ -549,6 +549,9 @@ class SimDevice:
                 modes=int(modes),
                 queue_len=cfg.queue_len,
                 horizon_ms=cfg.horizon_ms,
+                accel_um_s2=round(cfg.needle_accel_um_s2),
+                retract_um_s=cfg.speed_max_um_s,
+                park_um=round(cfg.park_um),
             )
         )
 

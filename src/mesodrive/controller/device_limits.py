@@ -21,4 +21,8 @@ def device_limits(ident: Identity) -> DeviceLimits:
         syringe_ul=nl_to_ul(ident.syringe_nl),
         timed=bool(ident.modes & Mode.TIMED),
         triggered=bool(ident.modes & Mode.TRIGGERED),
+        # The device's own mechanics, so the estimate (and the cadence check) are its own.
+        needle_accel_mm_s2=um_to_mm(ident.accel_um_s2),
+        retract_speed_mm_s=um_to_mm(ident.retract_um_s),
+        approach_mm=um_to_mm(ident.park_um),
     )

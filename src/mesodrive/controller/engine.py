@@ -92,12 +92,16 @@ class ScheduleStats:
     """What the benchmark and the summary report about timing."""
 
     min_slack_s: float | None = None  # least time between queueing a shot and its fire time
+    steady_min_slack_s: float | None = None  # the same, leaving out each (re)start's first shot
     underruns: int = 0  # the queue ran dry: a shot could not keep the cadence
     late_shots: int = 0  # the device refused a shot as too late
     shots_sent: int = 0
 
-    def note_slack(self, slack_s: float) -> None:
+    def note_slack(self, slack_s: float, *, first: bool) -> None:
         self.min_slack_s = slack_s if self.min_slack_s is None else min(self.min_slack_s, slack_s)
+        if not first:
+            m = self.steady_min_slack_s
+            self.steady_min_slack_s = slack_s if m is None else min(m, slack_s)
 
 
 @dataclass
@@ -314,7 +318,7 @@ class RunEngine:
                     fire = now + lead
             if fire > horizon:
                 return
-            self._send(point, fire, now)
+            self._send(point, fire, now, first=self._last_fire is None)
             self._last_fire = fire
 
     def _schedule_triggered(self) -> None:
@@ -322,9 +326,9 @@ class RunEngine:
             point = self._next_point()
             if point is None or (point in self.plan.refill_before and point not in self._refilled):
                 return
-            self._send(point, None, None)
+            self._send(point, None, None, first=False)
 
-    def _send(self, point: int, fire: int | None, now: int | None) -> None:
+    def _send(self, point: int, fire: int | None, now: int | None, *, first: bool) -> None:
         p = self._points[point]
         issues = check_point(self.plan.product, self.plan.device, p, self.plan.overrides)
         if issues:  # validated plans never get here: a failure means something is badly wrong
@@ -339,7 +343,7 @@ class RunEngine:
         self._inflight[index] = point
         self.result.stats.shots_sent += 1
         if fire is not None and now is not None:
-            self.result.stats.note_slack((fire - now) / TICK_HZ)
+            self.result.stats.note_slack((fire - now) / TICK_HZ, first=first)
 
     # ----- results --------------------------------------------------------------------------------
     def _collect(self) -> None:
@@ -534,6 +538,7 @@ class RunEngine:
             "pending": list(self._pending),
             "delivered_ul": round(self._delivered_ul(), 3),
             "min_slack_s": self.result.stats.min_slack_s,
+            "steady_min_slack_s": self.result.stats.steady_min_slack_s,
             "underruns": self.result.stats.underruns,
             "late_shots": self.result.stats.late_shots,
             "reason": self._abort_reason,

@@ -13,7 +13,7 @@ from mesodrive.protocol.message_base import Channel, FieldSpec, Message
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
 PROTOCOL_VERSION = 1
-SCHEMA_HASH = 0x722eb4aa7e736d4e
+SCHEMA_HASH = 0x416ac889a853f5c9
 TICK_HZ = 1000000
 MAX_PAYLOAD = 240
 HEARTBEAT_INTERVAL_MS = 100
@@ -285,6 +285,9 @@ class _IdentityFields(NamedTuple):
     modes: int
     queue_len: int
     horizon_ms: int  # ms
+    accel_um_s2: int  # um/s^2
+    retract_um_s: int  # um/s
+    park_um: int  # um
 
 
 class Identity(Message, _IdentityFields):
@@ -295,7 +298,7 @@ class Identity(Message, _IdentityFields):
     NAME: ClassVar[str] = 'identity'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
     DIRECTION: ClassVar[str] = 'device'
-    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HBQ16s16sIIHHIIIIIIHIBBBI')
+    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HBQ16s16sIIHHIIIIIIHIBBBIIIH')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
         FieldSpec('protocol_version', 'u8', None, None, 0, 255, False),
@@ -318,19 +321,22 @@ class Identity(Message, _IdentityFields):
         FieldSpec('modes', 'u8', None, None, 0, 255, False),
         FieldSpec('queue_len', 'u8', None, None, 0, 255, False),
         FieldSpec('horizon_ms', 'u32', 'ms', None, 0, 4294967295, False),
+        FieldSpec('accel_um_s2', 'u32', 'um/s^2', None, 0, 4294967295, False),
+        FieldSpec('retract_um_s', 'u32', 'um/s', None, 0, 4294967295, False),
+        FieldSpec('park_um', 'u16', 'um', None, 0, 65535, False),
     )
 
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.token, self.protocol_version, self.schema_hash, self.serial.encode(), self.firmware.encode(), self.boot_nonce, self.tick_hz, self.depth_min_um, self.depth_max_um, self.volume_min_nl, self.volume_max_nl, self.flow_min_nl_s, self.flow_max_nl_s, self.speed_min_um_s, self.speed_max_um_s, self.dwell_max_ms, self.syringe_nl, self.sensors, self.modes, self.queue_len, self.horizon_ms)
+        return self.STRUCT.pack(self.token, self.protocol_version, self.schema_hash, self.serial.encode(), self.firmware.encode(), self.boot_nonce, self.tick_hz, self.depth_min_um, self.depth_max_um, self.volume_min_nl, self.volume_max_nl, self.flow_min_nl_s, self.flow_max_nl_s, self.speed_min_um_s, self.speed_max_um_s, self.dwell_max_ms, self.syringe_nl, self.sensors, self.modes, self.queue_len, self.horizon_ms, self.accel_um_s2, self.retract_um_s, self.park_um)
 
     @classmethod
     def unpack(cls, payload: bytes) -> Identity:
-        (token, protocol_version, schema_hash, serial, firmware, boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms,) = cls.STRUCT.unpack(payload)
-        return cls(token, protocol_version, schema_hash, serial.rstrip(b'\0').decode(errors='replace'), firmware.rstrip(b'\0').decode(errors='replace'), boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms)
+        (token, protocol_version, schema_hash, serial, firmware, boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms, accel_um_s2, retract_um_s, park_um,) = cls.STRUCT.unpack(payload)
+        return cls(token, protocol_version, schema_hash, serial.rstrip(b'\0').decode(errors='replace'), firmware.rstrip(b'\0').decode(errors='replace'), boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms, accel_um_s2, retract_um_s, park_um)
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.token <= 65535 and 0 <= self.protocol_version <= 255 and 0 <= self.schema_hash <= 18446744073709551615 and len(self.serial.encode()) <= 16 and len(self.firmware.encode()) <= 16 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.tick_hz <= 4294967295 and 0 <= self.depth_min_um <= 65535 and 0 <= self.depth_max_um <= 65535 and 0 <= self.volume_min_nl <= 4294967295 and 0 <= self.volume_max_nl <= 4294967295 and 0 <= self.flow_min_nl_s <= 4294967295 and 0 <= self.flow_max_nl_s <= 4294967295 and 0 <= self.speed_min_um_s <= 4294967295 and 0 <= self.speed_max_um_s <= 4294967295 and 0 <= self.dwell_max_ms <= 65535 and 0 <= self.syringe_nl <= 4294967295 and 0 <= self.sensors <= 255 and 0 <= self.modes <= 255 and 0 <= self.queue_len <= 255 and 0 <= self.horizon_ms <= 4294967295
+            ok = 0 <= self.token <= 65535 and 0 <= self.protocol_version <= 255 and 0 <= self.schema_hash <= 18446744073709551615 and len(self.serial.encode()) <= 16 and len(self.firmware.encode()) <= 16 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.tick_hz <= 4294967295 and 0 <= self.depth_min_um <= 65535 and 0 <= self.depth_max_um <= 65535 and 0 <= self.volume_min_nl <= 4294967295 and 0 <= self.volume_max_nl <= 4294967295 and 0 <= self.flow_min_nl_s <= 4294967295 and 0 <= self.flow_max_nl_s <= 4294967295 and 0 <= self.speed_min_um_s <= 4294967295 and 0 <= self.speed_max_um_s <= 4294967295 and 0 <= self.dwell_max_ms <= 65535 and 0 <= self.syringe_nl <= 4294967295 and 0 <= self.sensors <= 255 and 0 <= self.modes <= 255 and 0 <= self.queue_len <= 255 and 0 <= self.horizon_ms <= 4294967295 and 0 <= self.accel_um_s2 <= 4294967295 and 0 <= self.retract_um_s <= 4294967295 and 0 <= self.park_um <= 65535
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
