@@ -16,11 +16,17 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mesodrive.controller.recovery import Answer, Decision, Problem, ProblemKind, RecoveryPolicy, abort_policy
+from mesodrive.controller.recovery import (
+    Answer,
+    Decision,
+    Problem,
+    ProblemKind,
+    RecoveryPolicy,
+    abort_policy,
+)
 from mesodrive.controller.shot_rows import shot_row
 from mesodrive.controller.states import RunState, RunStateMachine
 from mesodrive.driver.errors import DriverError, LinkLostError
@@ -288,7 +294,7 @@ class RunEngine:
     def _sleep(self) -> None:
         with self._wake:
             if not self._requests:
-                self._wake.wait(self.config.poll_s)
+                self._wake.wait(self.inj.timebase.wall(self.config.poll_s))
 
     def _next_point(self) -> int | None:
         queued = set(self._inflight.values())

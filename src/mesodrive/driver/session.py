@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from mesodrive.driver.errors import (
 )
 from mesodrive.driver.event_bus import EventBus
 from mesodrive.driver.shots import Commanded, Shot, ShotRequest, ShotState
+from mesodrive.driver.timebase import REAL_TIME, Timebase
 from mesodrive.driver.transport import Transport, open_transport
 from mesodrive.driver.units import mm_to_um, s_to_ms, ul_to_nl
 from mesodrive.protocol import Endpoint, LinkConfig, Message
@@ -168,8 +168,10 @@ class Injector:
         journal: Journal | None = None,
         profile: CalibrationProfile = IDENTITY,
         link_config: LinkConfig | None = None,
+        timebase: Timebase = REAL_TIME,
     ) -> None:
         self.transport = transport
+        self.timebase = self._tb = timebase
         self.journal = journal
         self.profile = profile
         self._endpoint = Endpoint(link_config)
@@ -283,15 +285,15 @@ class Injector:
         while self._running:
             try:
                 deadline = self._endpoint.link.next_deadline()
-                wait = 0.005 if deadline is None else max(0.0, min(0.005, deadline - time.monotonic()))
-                data = self.transport.read(4096, wait)
+                wait = 0.005 if deadline is None else max(0.0, min(0.005, deadline - self._tb.now()))
+                data = self.transport.read(4096, self._tb.wall(wait))
             except DriverError as exc:
                 if self._running:
                     log.error("transport failed: %s", exc)
                     self._declare_link_lost(f"transport failed: {exc}")
-                    time.sleep(0.05)
+                    self._tb.sleep(0.05)
                 continue
-            now = time.monotonic()
+            now = self._tb.now()
             with self._lock:
                 received = self._endpoint.receive(data, now) if data else []
                 for msg in received:
@@ -308,11 +310,11 @@ class Injector:
     def _write(self, data: bytes) -> None:
         with self._write_lock:
             self.transport.write(data)
-            self._last_tx = time.monotonic()
+            self._last_tx = self._tb.now()
 
     def _flush(self) -> None:
         with self._lock:
-            out = self._endpoint.poll(time.monotonic())
+            out = self._endpoint.poll(self._tb.now())
         if out:
             self._write(out)
 
@@ -420,7 +422,7 @@ class Injector:
                 self._query_waiters[token] = (reply, waiter)
                 wire = self._endpoint.send(msg)
             self._write(wire)
-            if waiter.wait(timeout):
+            if waiter.wait(self._tb.wall(timeout)):
                 if waiter.error:
                     raise waiter.error
                 value: M = waiter.value
@@ -444,9 +446,9 @@ class Injector:
             with self._lock:
                 self._query_waiters[token] = (ClockReply, waiter)
                 wire = self._endpoint.send(ClockQuery(token))
-            t0 = time.monotonic()
+            t0 = self._tb.now()
             self._write(wire)
-            if waiter.wait(QUERY_TIMEOUT):
+            if waiter.wait(self._tb.wall(QUERY_TIMEOUT)):
                 self.clock.add_sample(t0, waiter.received_at, waiter.value.ticks)
             else:
                 with self._lock:
@@ -455,7 +457,7 @@ class Injector:
     def device_now(self) -> int:
         """The estimated device clock now (ticks)."""
         assert self.clock is not None and self.clock.estimate is not None
-        return self.clock.estimate.to_ticks(time.monotonic())
+        return self.clock.estimate.to_ticks(self._tb.now())
 
     # ----- commands ---------------------------------------------------------------------------------
     def command(self, msg: Message, timeout: float = 3.0) -> CommandReply:
@@ -467,7 +469,7 @@ class Injector:
             self._command_waiters.setdefault(msg.MSG_ID, deque()).append(waiter)
             self._endpoint.send(msg)
         self._flush()
-        if not waiter.wait(timeout):
+        if not waiter.wait(self._tb.wall(timeout)):
             with self._lock:
                 ws = self._command_waiters.get(msg.MSG_ID)
                 if ws and waiter in ws:
@@ -481,29 +483,29 @@ class Injector:
         return reply
 
     def wait_state(self, *states: DeviceState, timeout: float = 10.0) -> DeviceState:
-        end = time.monotonic() + timeout
+        end = self._tb.now() + timeout
         with self._lock:
             while self.state not in states:
-                left = end - time.monotonic()
+                left = end - self._tb.now()
                 if left <= 0 or self.link_lost:
                     raise DeviceTimeout(
                         f"device is {self.state.name if self.state else '?'}, expected "
                         f"{' or '.join(s.name for s in states)} within {timeout} s"
                     )
-                self._state_changed.wait(min(left, 0.1))
+                self._state_changed.wait(self._tb.wall(min(left, 0.1)))
             assert self.state is not None
             return self.state
 
     def _wait_state_event(self, state: DeviceState, after: int, timeout: float) -> None:
         """Wait for a state_event to `state` numbered after `after` (not a stale state)."""
-        end = time.monotonic() + timeout
+        end = self._tb.now() + timeout
         with self._lock:
             while not any(n > after and s == state for n, s in self._state_log):
-                left = end - time.monotonic()
+                left = end - self._tb.now()
                 if left <= 0 or self.link_lost:
                     raise DeviceTimeout(f"device did not reach {state.name} within {timeout} s "
                                         f"(it is {self.state.name if self.state else '?'})")
-                self._state_changed.wait(min(left, 0.1))
+                self._state_changed.wait(self._tb.wall(min(left, 0.1)))
 
     def _run_to(self, msg: Message, state: DeviceState, timeout: float) -> None:
         with self._lock:
@@ -545,14 +547,14 @@ class Injector:
     def estop(self, timeout: float = 1.0) -> float:
         """Emergency stop, callable from any thread at any time. Sends the out-of-band frame
         every 20 ms until the device reports ESTOPPED; returns the latency in seconds."""
-        t0 = time.monotonic()
+        t0 = self._tb.now()
         latched = threading.Event()
         tokens: set[int] = set()
 
         def on_status(_: object) -> None:
             latched.set()
 
-        while time.monotonic() - t0 < timeout:
+        while self._tb.now() - t0 < timeout:
             token = self._next_token
             tokens.add(token)
             waiter = _Waiter()
@@ -560,14 +562,14 @@ class Injector:
                 self._query_waiters[token] = (StatusReply, waiter)
                 ack = self._endpoint.link._expected
             self._write(encode_message(Estop(token), 0, ack))
-            if waiter.wait(ESTOP_RESEND) and waiter.value.state == DeviceState.ESTOPPED:
+            if waiter.wait(self._tb.wall(ESTOP_RESEND)) and waiter.value.state == DeviceState.ESTOPPED:
                 latched.set()
             if latched.is_set():
                 with self._lock:
                     for t in tokens:
                         self._query_waiters.pop(t, None)
                     self._set_state(DeviceState.ESTOPPED, self.faults)
-                return time.monotonic() - t0
+                return self._tb.now() - t0
         with self._lock:
             for t in tokens:
                 self._query_waiters.pop(t, None)
@@ -656,16 +658,16 @@ class Injector:
 
     def wait_shot(self, session: int, index: int, timeout: float) -> Shot:
         """Wait until the shot is final. If it is not by then, ask the device (never re-send)."""
-        end = time.monotonic() + timeout
+        end = self._tb.now() + timeout
         with self._lock:
             while True:
                 shot = self._shots[(session, index)]
                 if shot.state.final:
                     return shot
-                left = end - time.monotonic()
+                left = end - self._tb.now()
                 if left <= 0 or shot.needs_resolution:
                     break
-                self._shot_changed.wait(min(left, 0.1))
+                self._shot_changed.wait(self._tb.wall(min(left, 0.1)))
         return self.resolve_shot(session, index)
 
     def _check_unresolved(self) -> None:
