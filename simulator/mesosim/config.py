@@ -105,6 +105,7 @@ class SimConfig:
     # ---- run --------------------------------------------------------------------------------
     seed: int = 1
     realtime: bool = False  # for runners: pace advance_to by the wall clock (device ignores it)
+    speed: float = 1.0  # real-time runners: simulated seconds per wall second (time warp)
     serial: str = "SIM-0001"
     firmware: str = "mesosim 0.1.0"
 
@@ -191,6 +192,8 @@ class SimConfig:
             raise ValueError(f"dwell_max_ms={self.dwell_max_ms} outside 0-{_CATALOGUE['dwell'][1]}")
         if not 1 <= self.queue_len <= 255:
             raise ValueError(f"queue_len={self.queue_len} outside 1-255")
+        if not 0 < self.speed <= 1000:
+            raise ValueError(f"speed={self.speed} outside (0, 1000]")
         if self.horizon_ms < 1:
             raise ValueError(f"horizon_ms={self.horizon_ms} must be >= 1")
         if not 1 <= self.syringe_nl <= 100_000_000:

@@ -146,3 +146,21 @@ def test_triggered_mode_fires_only_on_triggers(make_run) -> None:  # type: ignor
         time.sleep(0.4)  # let the shot finish before the next press
     assert run.join() is RunState.COMPLETED
     assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
+
+
+def test_device_leaving_the_session_at_the_moment_of_sending_is_a_device_event_not_a_crash(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run()
+    original = run.inj.queue_shot
+    calls = {"n": 0}
+
+    def racing_queue_shot(req):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            run.inj.estop()  # the device latches between the engine's check and the send
+        return original(req)
+
+    run.inj.queue_shot = racing_queue_shot  # type: ignore[method-assign]
+    run.start()
+    assert run.join() is RunState.ESTOPPED  # handled as the device's state, not FAILED
+    _each_point_at_most_once(run)
+    _records_match_truth(run)

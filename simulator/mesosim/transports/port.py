@@ -89,13 +89,14 @@ class SimPort(abc.ABC):
 
 class RealtimePort(SimPort):
     def __init__(
-        self, device: ByteDevice, *, after_step: Callable[[Any], None] | None = None
+        self, device: ByteDevice, *, after_step: Callable[[Any], None] | None = None,
+        speed: float = 1.0,
     ) -> None:
         super().__init__(device)
         self._buf = bytearray()
         self._cond = threading.Condition()
         self._cancel = False
-        self.runner = RealtimeRunner(device, self._on_output, after_step=after_step)
+        self.runner = RealtimeRunner(device, self._on_output, after_step=after_step, speed=speed)
         self.runner.start()
 
     def _on_output(self, data: bytes) -> None:
@@ -239,5 +240,7 @@ def open_pipe(
     """
     if device is None:
         device = build_device(config)
-    cls = RealtimePort if realtime else WarpPort
-    return cls(device, after_step=after_step)
+    if not realtime:
+        return WarpPort(device, after_step=after_step)
+    speed = config.speed if config is not None else 1.0
+    return RealtimePort(device, after_step=after_step, speed=speed)

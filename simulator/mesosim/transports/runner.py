@@ -115,8 +115,12 @@ class RealtimeRunner:
         *,
         after_step: Callable[[Any], None] | None = None,
         name: str = "mesosim-runner",
+        speed: float = 1.0,
     ) -> None:
+        if not 0 < speed <= 1000:
+            raise ValueError(f"runner speed {speed} is outside (0, 1000]")
         self.device = device
+        self.speed = speed  # simulated seconds per wall second (time-warped real time when > 1)
         self._sink = sink
         self._after_step = after_step
         self._lock = threading.Lock()
@@ -150,7 +154,7 @@ class RealtimeRunner:
 
     def sim_time(self) -> float:
         """The simulated time the device is being driven towards now."""
-        return self._sim0 + (time.monotonic() - self._t0)
+        return self._sim0 + (time.monotonic() - self._t0) * self.speed
 
     def write(self, data: bytes) -> None:
         self.check()
@@ -225,7 +229,7 @@ class RealtimeRunner:
                 self._wake.wait(STALE_WAIT)
                 continue
             delay = wake - self.sim_time()
-            if delay > 0 and self._wake.wait(delay):
+            if delay > 0 and self._wake.wait(delay / self.speed):
                 continue  # woken by input: do not count lateness
             lag = self.sim_time() - wake
             self.max_lag = max(self.max_lag, lag)

@@ -29,7 +29,7 @@ from mesodrive.controller.recovery import (
 )
 from mesodrive.controller.shot_rows import shot_row
 from mesodrive.controller.states import RunState, RunStateMachine
-from mesodrive.driver.errors import DriverError, LinkLostError
+from mesodrive.driver.errors import DriverError, LinkLostError, ShotBlocked
 from mesodrive.driver.event_bus import EventBus
 from mesodrive.driver.session import Injector
 from mesodrive.driver.shots import Shot, ShotRequest, ShotState
@@ -345,7 +345,15 @@ class RunEngine:
         req = ShotRequest(index=index, depth_mm=p.depth_mm, volume_ul=p.volume_ul,
                           flow_ul_s=p.flow_ul_s, speed_mm_s=p.speed_mm_s, dwell_s=p.dwell_s,
                           fire_tick=fire)
-        self.inj.queue_shot(req)  # journals (durably) before sending
+        try:
+            self.inj.queue_shot(req)  # journals (durably) before sending
+        except ShotBlocked:
+            if self.inj.state in (DeviceState.ARMED, DeviceState.FIRING) and not self.inj.link_lost:
+                raise  # refused for a reason of our own making: a bug, never retried
+            # The device left the session (fault, dead-man, reboot) just now: the point stays
+            # pending and the next step handles the device's state.
+            self._index_point.pop(index, None)
+            return
         self._inflight[index] = point
         self.result.stats.shots_sent += 1
         if fire is not None and now is not None:
