@@ -111,3 +111,51 @@ def test_a_broken_plan_sends_nothing_to_the_device(tmp_path: Path, broken: str) 
     assert result.returncode == 1
     assert ("depth_mm" if broken == "out_of_range_depth" else "colour") in result.stderr
     assert _shot_log(log) == []
+
+
+def test_ctrl_c_without_a_terminal_pauses_then_aborts_safely(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    db = tmp_path / "records.db"
+    log = tmp_path / "device.jsonl"
+    with sim_process("--pty", "--seed", "12", "--shot-log", str(log)) as (proc, pty):
+        run = subprocess.Popen([sys.executable, "-m", "mesodrive", "run", str(plan), "--device", pty,
+                                "--db", str(db), "--yes"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        time.sleep(2.5)
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=30)
+        time.sleep(0.5)
+        proc.terminate()
+        proc.wait(10)
+    assert run.returncode == 1, out + err
+    assert "pausing at the next shot boundary" in out and "ABORTED" in out
+    store = RecordStore(db, readonly=True)
+    try:
+        detail = store.session(1)
+        actions = [(a.action, a.reason) for a in detail.actions]
+        # no terminal to ask: the pause request is followed at once by an abort, which also
+        # stops at the shot boundary (queue cancelled, running shot finished, disarmed)
+        assert any(a == "abort" and "interrupted" in r for a, r in actions)
+        assert detail.status == "aborted"
+        assert store.verify().ok
+    finally:
+        store.close()
+    executed = [e["index"] for e in _shot_log(log)]
+    assert len(executed) == len(set(executed)) and 0 < len(executed) < 9
+
+
+def test_soft_limit_overrides_are_recorded_with_their_reason(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    text = plan.read_text().replace("depth_mm = 1.0", "depth_mm = 2.2")  # soft max 2.0 for this product
+    text += '\n[[overrides]]\nfield = "depth_mm"\nvalue = 2.2\nreason = "thick dermis on this patient"\n'
+    plan.write_text(text)
+    db = tmp_path / "records.db"
+    result = _mesodrive("run", str(plan), "--db", str(db), "--yes", "--operator", "dr-a")
+    assert result.returncode == 0, result.stdout + result.stderr
+    store = RecordStore(db, readonly=True)
+    try:
+        overrides = [a for a in store.session(1).actions if a.action == "override"]
+    finally:
+        store.close()
+    assert len(overrides) == 1 and "thick dermis" in overrides[0].reason
+    assert "2.2" in overrides[0].reason and overrides[0].operator == "dr-a"

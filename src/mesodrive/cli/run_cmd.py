@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
                 device=_device_record(inj), calibration={"profile": inj.profile.name, **asdict(inj.profile)},
                 mode=vplan.mode, operator=args.operator,
             )
+            for o in vplan.overrides:  # soft-limit breaches the plan justified: on the record
+                where = f"point {o.point}" if o.point is not None else "plan"
+                store.record_action(session, "override", f"{o.field} = {o.value} ({where}) beyond "
+                                    f"{o.limit}: {o.reason}", operator=args.operator)
             console.print(f"session [bold]{session}[/] · {len(vplan.points)} points · "
                           f"{vplan.estimate.total_volume_ul:.0f} µL · ~{vplan.estimate.duration_s:.0f} s")
             engine = RunEngine(inj, vplan, store, session, policy=_policy(args, console))
@@ -246,12 +250,23 @@ def _execute(engine: RunEngine, console: Console) -> int:
             bar.console.print(f"[yellow]point {event.point}: outcome uncertain — counted as delivered[/]")
 
     engine.subscribe(on_event)
-    worker = threading.Thread(target=engine.run, name="mesodrive-run", daemon=True)
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            engine.run()
+        finally:
+            done.set()
+
+    # Waiting on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave
+    # is_alive() wrongly False (CPython < 3.13), and we must not close the records under a
+    # run that is still stopping.
+    worker = threading.Thread(target=work, name="mesodrive-run", daemon=True)
     with bar:
         worker.start()
-        while worker.is_alive():
+        while not done.is_set():
             try:
-                worker.join(0.1)
+                done.wait(0.1)
             except KeyboardInterrupt:
                 _on_interrupt(engine, bar.console)
     result = engine.result

@@ -2,9 +2,16 @@
 
     mesodrive sim --pty                      # prints e.g. /dev/pts/7
     mesodrive sim --tcp 127.0.0.1:0          # prints e.g. socket://127.0.0.1:40123
+    mesodrive sim --pty --balance-pty --gauge-pty
+                                             # /dev/pts/7, then "balance /dev/pts/8",
+                                             # then "gauge /dev/pts/9"
 
-The first line on stdout is the one thing a client needs (the pty path or the pyserial URL);
-everything else goes to stderr. The simulator runs in real time until SIGINT or SIGTERM, then
+The first line on stdout is the one thing a client needs (the pty path or the pyserial URL).
+With `--balance-pty` / `--gauge-pty` a calibration rig is served (`mesosim.rig`): an MT-SICS
+balance weighing what the simulated injector truly dispenses and a depth gauge reading its
+needle's true protrusion, each on its own pty, announced by one more stdout line each
+(`balance PATH`, `gauge PATH`, in that order). They work with `--pty` and `--tcp` alike.
+Everything else goes to stderr. The simulator runs in real time until SIGINT or SIGTERM, then
 exits 0. `--shot-log PATH` appends one JSON line per shot the device executes (its truth log),
 flushed at once, for comparing against the host's records.
 """
@@ -48,6 +55,18 @@ def register(sub: Any) -> None:
         help="full SimConfig query string (seed=1&faults=...); the options above override it",
     )
     p.add_argument("--shot-log", metavar="PATH", help="append one JSON line per executed shot")
+    p.add_argument(
+        "--balance-pty",
+        action="store_true",
+        help="also serve an MT-SICS balance weighing what the injector truly dispenses, on its "
+        "own pty (stdout line 'balance PATH'); with --pty or --tcp",
+    )
+    p.add_argument(
+        "--gauge-pty",
+        action="store_true",
+        help="also serve a depth gauge reading the needle's true protrusion, on its own pty "
+        "(stdout line 'gauge PATH'); with --pty or --tcp",
+    )
     p.set_defaults(func=run)
 
 
@@ -111,7 +130,6 @@ class _OptionError(Exception):
 
 def run(args: argparse.Namespace) -> int:
     from mesosim.config import SimConfig
-    from mesosim.transports import build_device
     from mesosim.transports.shotlog import ShotLogWriter
 
     if args.tcp is not None:
@@ -144,43 +162,51 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     old_handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    server: Any = None
+    rig: Any = None
     try:
-        device = build_device(config)
-        if args.pty:
-            from mesosim.transports.pty_server import PtyServer
+        from mesosim.rig import CalibrationRig
 
-            server = PtyServer(device, after_step=shot_log)
-            where = server.path
-        else:
-            from mesosim.transports.tcp_server import TcpServer
-
-            try:
-                server = TcpServer(device, host, port, after_step=shot_log)
-            except OSError as exc:
-                return _usage_error("--tcp", args.tcp, exc.strerror or exc)
-            where = server.url
-        server.start()
+        want_balance = bool(getattr(args, "balance_pty", False))
+        want_gauge = bool(getattr(args, "gauge_pty", False))
+        try:
+            rig = CalibrationRig(
+                config,
+                injector="pty" if args.pty else "tcp",
+                instruments="pty",
+                balance=want_balance,
+                gauge=want_gauge,
+                tcp_address=(host, port) if args.tcp is not None else ("127.0.0.1", 0),
+                after_step=shot_log,
+            )
+        except OSError as exc:
+            if args.tcp is None:
+                raise
+            return _usage_error("--tcp", args.tcp, exc.strerror or exc)
+        where = rig.address("injector")
         print(where, flush=True)
+        for name in ("balance", "gauge"):
+            if name in rig.names:
+                print(f"{name} {rig.address(name)}", flush=True)
+        extras = "".join(f", {name} on {rig.address(name)}" for name in rig.names[1:])
         print(
             f"mesodrive sim: serving the simulated injector (serial {config.serial}, "
-            f"seed {config.seed}) on {where}; SIGINT/SIGTERM to stop",
+            f"seed {config.seed}) on {where}{extras}; SIGINT/SIGTERM to stop",
             file=sys.stderr,
             flush=True,
         )
         while not stop.wait(0.2):
             try:
-                server.check()
+                rig.check()
             except Exception as exc:  # noqa: BLE001 - the device or its I/O died
                 print(f"mesodrive sim: simulator failed: {exc}", file=sys.stderr, flush=True)
                 return EXIT_DEVICE
         return EXIT_OK
     finally:
-        if server is not None:
-            server.close()
+        if rig is not None:
+            rig.close()
         if shot_log is not None:
-            if server is not None:
-                shot_log(server.runner.device)  # entries of the very last step
+            if rig is not None:
+                shot_log(rig.injector)  # entries of the very last step
             shot_log.close()
         for s, handler in old_handlers.items():
             signal.signal(s, handler)
