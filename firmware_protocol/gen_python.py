@@ -51,7 +51,9 @@ def _message(m: MessageDef, cat: Catalogue) -> str:
     lines = ["", "", f"class {base}(NamedTuple):"]
     for f in m.fields:
         unit = f"  # {f.unit}" if f.unit else ""
-        lines.append(f"    {f.name}: {_py_type(f)}{unit}")
+        # A field named like a tuple method (index, count) shadows it: fine at run time.
+        shadow = "  # type: ignore[assignment]" if f.name in ("index", "count") else ""
+        lines.append(f"    {f.name}: {_py_type(f)}{shadow or unit}")
     if not m.fields:
         lines.append("    pass")
     lines += ["", "", f"class {m.class_name}(Message, {base}):"]

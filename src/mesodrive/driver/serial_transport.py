@@ -43,12 +43,12 @@ class SerialTransport(Transport):
     def read(self, max_bytes: int, timeout: float) -> bytes:
         try:
             self._port.timeout = timeout
-            first = self._port.read(1)
+            first: bytes = self._port.read(1)
             if not first:
                 return b""
             self._port.timeout = 0
             waiting = self._port.in_waiting
-            rest = self._port.read(min(waiting, max_bytes - 1)) if waiting else b""
+            rest: bytes = self._port.read(min(waiting, max_bytes - 1)) if waiting else b""
             return first + rest
         except (serial.SerialException, OSError, TypeError) as exc:
             raise TransportError(f"read from {self.url!r} failed: {exc}") from None

@@ -7,6 +7,7 @@ them into counters, so a bad frame never reaches a caller as an exception.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 import struct
 import zlib
 from typing import NamedTuple
@@ -63,8 +64,8 @@ class Frame(NamedTuple):
 _pack_header = HEADER.pack
 _unpack_header = HEADER.unpack_from
 _crc32 = zlib.crc32
-_cobs_encode = cobs.encode
-_cobs_decode = cobs.decode
+_cobs_encode: Callable[[bytes], bytes] = cobs.encode  # the cobs package ships no types
+_cobs_decode: Callable[[bytes], bytes] = cobs.decode
 _new = tuple.__new__
 
 

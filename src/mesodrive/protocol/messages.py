@@ -504,7 +504,7 @@ class StatusReply(Message, _StatusReplyFields):
 class _GetShotFields(NamedTuple):
     token: int
     session: int
-    index: int
+    index: int  # type: ignore[assignment]
 
 
 class GetShot(Message, _GetShotFields):
@@ -541,7 +541,7 @@ class GetShot(Message, _GetShotFields):
 class _ShotRecordFields(NamedTuple):
     token: int
     session: int
-    index: int
+    index: int  # type: ignore[assignment]
     status: int
     start_tick: int  # tick
     reached_depth_um: int  # um
@@ -814,7 +814,7 @@ class Disarm(Message, _DisarmFields):
 class _QueueShotFields(NamedTuple):
     boot_nonce: int
     session: int
-    index: int
+    index: int  # type: ignore[assignment]
     trigger: int
     fire_tick: int  # tick
     depth_um: int  # um
@@ -1016,7 +1016,7 @@ class CommandReply(Message, _CommandReplyFields):
 
 class _ShotAcceptedFields(NamedTuple):
     session: int
-    index: int
+    index: int  # type: ignore[assignment]
 
 
 class ShotAccepted(Message, _ShotAcceptedFields):
@@ -1051,7 +1051,7 @@ class ShotAccepted(Message, _ShotAcceptedFields):
 
 class _ShotRejectedFields(NamedTuple):
     session: int
-    index: int
+    index: int  # type: ignore[assignment]
     reason: int
 
 
@@ -1088,7 +1088,7 @@ class ShotRejected(Message, _ShotRejectedFields):
 
 class _ShotResultFields(NamedTuple):
     session: int
-    index: int
+    index: int  # type: ignore[assignment]
     start_tick: int  # tick
     end_tick: int  # tick
     reached_depth_um: int  # um
