@@ -28,7 +28,7 @@ from mesodrive.controller.resume import settle_open_shots
 from mesodrive.controller.states import RunState
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.session import Injector
-from mesodrive.plan import PlanError, load_library, load_plan, restore_snapshot, validate_plan
+from mesodrive.plan import PlanError, PlanFileError, load_library, load_plan, restore_snapshot, validate_plan
 from mesodrive.records import RecordStore
 
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         plan = load_plan(args.plan)
         library = load_library((args.plan.parent / plan.library).resolve())
+    except PlanFileError as exc:  # the file itself (or its library) cannot be read
+        print(f"error: cannot read plan {args.plan}:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
     except PlanError as exc:
         print(f"plan {args.plan} is invalid:\n{exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
@@ -211,6 +214,26 @@ def _screening(args: argparse.Namespace, console: Console) -> bool:
     return True
 
 
+class _Display:
+    """The live progress display, suspended while the operator is asked something: rich's
+    live view proxies stdout and would redraw over (and mangle) a prompt."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+
+    def ask(self, prompt: str) -> str:
+        if self.bar is not None:
+            self.bar.stop()
+        try:
+            return input(prompt)
+        finally:
+            if self.bar is not None:
+                self.bar.start()
+
+
+DISPLAY = _Display()
+
+
 def _policy(args: argparse.Namespace, console: Console) -> RecoveryPolicy:
     if args.yes or not _interactive():
         return abort_policy
@@ -218,13 +241,13 @@ def _policy(args: argparse.Namespace, console: Console) -> RecoveryPolicy:
     def ask(problem: Problem) -> Answer:
         console.print(f"\n[bold red]ALARM[/] {problem.kind.value} at point {problem.point}: {problem.detail}")
         while True:
-            choice = input("fix it, then: [r]etry / [s]kip point / [a]bort? ").strip().lower()[:1]
+            choice = DISPLAY.ask("fix it, then: [r]etry / [s]kip point / [a]bort? ").strip().lower()[:1]
             if choice in ("r", "s", "a"):
                 break
-        reason = input("reason (recorded): ").strip() or "(none given)"
+        reason = DISPLAY.ask("reason (recorded): ").strip() or "(none given)"
         refill = None
         if choice == "r" and problem.kind in (ProblemKind.EMPTY_SYRINGE, ProblemKind.REFILL_DUE):
-            text = input("volume of the new syringe in µL (empty = full syringe): ").strip()
+            text = DISPLAY.ask("volume of the new syringe in µL (empty = full syringe): ").strip()
             refill = float(text) if text else None
         decision = {"r": Decision.RETRY, "s": Decision.SKIP, "a": Decision.ABORT}[choice]
         return Answer(decision, reason, refill)
@@ -262,6 +285,7 @@ def _execute(engine: RunEngine, console: Console) -> int:
     # is_alive() wrongly False (CPython < 3.13), and we must not close the records under a
     # run that is still stopping.
     worker = threading.Thread(target=work, name="mesodrive-run", daemon=True)
+    DISPLAY.bar = bar
     with bar:
         worker.start()
         while not done.is_set():
@@ -301,7 +325,7 @@ def _on_interrupt(engine: RunEngine, console: Console) -> None:
         threading.Event().wait(0.05)
     if engine.state.terminal:
         return
-    choice = input("paused. [r]esume or [a]bort? ").strip().lower()[:1]
+    choice = DISPLAY.ask("paused. [r]esume or [a]bort? ").strip().lower()[:1]
     if choice == "r":
         engine.resume()
     else:
