@@ -164,3 +164,15 @@ def test_device_leaving_the_session_at_the_moment_of_sending_is_a_device_event_n
     assert run.join() is RunState.ESTOPPED  # handled as the device's state, not FAILED
     _each_point_at_most_once(run)
     _records_match_truth(run)
+
+
+def test_device_reboot_mid_run_counts_the_lost_shot_as_uncertain_and_continues_after_retry(make_run) -> None:  # type: ignore[no-untyped-def]
+    policy = ScriptedPolicy([Answer(Decision.RETRY, "device back up")])
+    run = make_run("seed=7&faults=reboot@3", policy=policy).start()
+    assert run.join(45) is RunState.COMPLETED
+    assert [p.kind for p in policy.asked] == [ProblemKind.DEVICE_REBOOTED]
+    assert len(run.engine.result.uncertain) == 1  # the shot cut by the power loss
+    points = _each_point_at_most_once(run)
+    uncertain = next(iter(run.engine.result.uncertain))
+    assert sorted(set(points) | {uncertain}) == sorted(p.point for p in run.plan.points)
+    assert run.store.verify().ok

@@ -147,13 +147,16 @@ def test_reboot_makes_open_shots_uncertain_and_nothing_is_resent(connect, journa
     inj = connect("seed=2&faults=reboot@2")
     ready(inj)
     start = inj.device_now() + 200_000
-    for i in range(3):
-        inj.queue_shot(fast_shot(i, start + i * 250_000))
-    states = {i: inj.wait_shot(1, i, timeout=5).state for i in range(3)}
+    for i, offset in enumerate((0, 250_000, 500_000, 2_500_000)):
+        inj.queue_shot(fast_shot(i, start + offset))
+    states = {i: inj.wait_shot(1, i, timeout=5).state for i in range(4)}
     assert inj.rebooted
     assert states[0] is ShotState.DONE
-    assert states[1] is ShotState.UNCERTAIN  # it may have run before the power loss
-    assert states[2] is ShotState.UNCERTAIN
+    assert states[1] is ShotState.UNCERTAIN  # the power failed during it
+    assert states[2] is ShotState.UNCERTAIN  # due about when we heard: it may have run
+    # due well after we heard of the reboot: the queue died with the old boot, so it never ran
+    assert states[3] is ShotState.CANCELLED
+    assert "before its fire time" in inj.shot(1, 3).reason
     assert all(e.index in (0, 1) for e in executed(inj))  # nothing after the reboot
     with pytest.raises(ShotBlocked):
-        inj.queue_shot(fast_shot(3, inj.device_now() + 200_000))  # not armed in the new boot
+        inj.queue_shot(fast_shot(4, 10**12))  # not armed in the new boot

@@ -231,6 +231,11 @@ class RunEngine:
                 except LinkLostError as exc:
                     self._problem = Problem(ProblemKind.LINK_LOST, self._next_point(), str(exc))
                     self._enter_recovery()
+                except DriverError:
+                    # The device changed under us mid-step (reboot, fault, link): the next
+                    # step's fault check turns that into a recovery. Anything else is fatal.
+                    if not self._device_in_trouble():
+                        raise
         except DriverError as exc:
             log.error("run failed: %s", exc)
             self._fail(f"device error: {exc}")
@@ -414,6 +419,10 @@ class RunEngine:
             return True
         return False
 
+    def _device_in_trouble(self) -> bool:
+        inj = self.inj
+        return inj.rebooted or inj.link_lost or inj.state not in (DeviceState.ARMED, DeviceState.FIRING)
+
     def _settle_inflight(self, timeout: float = 3.0) -> None:
         """Make every in-flight shot final by asking the device (never by assuming)."""
         for index in list(self._inflight):
@@ -487,8 +496,8 @@ class RunEngine:
     def _restore_device(self, problem: Problem, answer: Answer) -> None:
         """Bring the device back to ARMED after the operator fixed the cause."""
         inj = self.inj
-        if inj.link_lost or problem.kind is ProblemKind.LINK_LOST:
-            inj.reconnect()
+        if inj.link_lost or problem.kind in (ProblemKind.LINK_LOST, ProblemKind.DEVICE_REBOOTED):
+            inj.reconnect()  # resynchronise the link and, after a reboot, the device clock
         self._settle_inflight()
         status = inj.status()
         if status.state in (DeviceState.FAULT, DeviceState.ESTOPPED):

@@ -12,6 +12,7 @@ a reply to a retried query cannot be matched to one send time (Karn's rule).
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -43,9 +44,14 @@ class ClockSync:
         self._samples: deque[tuple[float, float, float]] = deque(maxlen=window)  # (t_mid, ticks, half_rtt)
         self.rejected = 0
         self._estimate: ClockEstimate | None = None
+        self._lock = threading.Lock()  # samples arrive on one thread, estimates are read on others
 
     def add_sample(self, t_sent: float, t_received: float, ticks: int) -> bool:
         """Add one exchange; returns False if it was rejected as an outlier."""
+        with self._lock:
+            return self._add(t_sent, t_received, ticks)
+
+    def _add(self, t_sent: float, t_received: float, ticks: int) -> bool:
         half_rtt = (t_received - t_sent) / 2
         if half_rtt < 0:
             raise ValueError(f"received {t_received} before sent {t_sent}")
@@ -64,9 +70,10 @@ class ClockSync:
 
     @property
     def estimate(self) -> ClockEstimate | None:
-        if self._estimate is None and self._samples:
-            self._estimate = self._fit()
-        return self._estimate
+        with self._lock:
+            if self._estimate is None and self._samples:
+                self._estimate = self._fit()
+            return self._estimate
 
     def _fit(self) -> ClockEstimate:
         t = np.array([s[0] for s in self._samples])

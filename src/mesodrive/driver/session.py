@@ -86,6 +86,8 @@ M = TypeVar("M", bound=Message)
 HEARTBEAT_EVERY = 0.05  # s; PROTOCOL.md requires ≤ 100 ms, we keep a 2× margin
 ESTOP_RESEND = 0.02  # s (PROTOCOL.md §15)
 QUERY_TIMEOUT = 0.25  # s per attempt
+REBOOT_MARGIN_US = 20_000  # clock-estimate slack when deciding a shot was due after a reboot
+CLOCK_SYNC_EVERY = 1.0  # s between background clock samples (64 kept: a ~1 min drift baseline)
 QUERY_ATTEMPTS = 4
 ARMED_STATES = (DeviceState.ARMED, DeviceState.FIRING)
 
@@ -200,6 +202,8 @@ class Injector:
         self._bus: EventBus[Event] = EventBus("mesodrive-events")
         self._io = threading.Thread(target=self._io_loop, name="mesodrive-io", daemon=True)
         self._io.start()
+        self._clock_thread: threading.Thread | None = None
+        self._closing = threading.Event()
 
     # ----- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -231,6 +235,10 @@ class Injector:
             self.identity, self.boot_nonce = ident, ident.boot_nonce
         self.clock = ClockSync(ident.tick_hz)
         self.sync_clock(8)
+        if self._clock_thread is None:
+            self._clock_thread = threading.Thread(target=self._clock_loop, name="mesodrive-clock",
+                                                  daemon=True)
+            self._clock_thread.start()
         status = self.status()
         with self._lock:
             self.state, self.faults = DeviceState(status.state), status.faults
@@ -256,6 +264,9 @@ class Injector:
         if not self._running:
             return
         self._running = False
+        self._closing.set()
+        if self._clock_thread is not None:
+            self._clock_thread.join(timeout=2)
         self._io.join(timeout=2)
         self._bus.close()
         self.transport.close()
@@ -395,10 +406,26 @@ class Injector:
         self.boot_nonce = new_nonce
         self._armed_session = None
         self._endpoint.reset()  # nothing of the old link may reach the new boot
+        # The reboot happened before we heard of it, so the old boot's clock had not passed
+        # `cutoff` when it died: a timed shot due later cannot have started (a reboot empties the
+        # queue, and the new boot refuses the old nonce). Everything else may have run.
+        old_estimate = self.clock.estimate if self.clock is not None else None
+        cutoff = None
+        if old_estimate is not None:
+            margin_us = max(REBOOT_MARGIN_US, 4 * old_estimate.error_us)
+            cutoff = old_estimate.to_ticks(self._tb.now()) + round(margin_us)
+        if self.identity is not None:  # the device clock restarted: the old estimate is void
+            self.clock = ClockSync(self.identity.tick_hz)
+        why = f"device rebooted ({old:#010x} → {new_nonce:#010x})"
         for shot in self._shots.values():
-            if not shot.state.final:
+            if shot.state.final:
+                continue
+            fire = shot.commanded.fire_tick
+            if cutoff is not None and fire is not None and fire > cutoff:
+                self._settle(shot, ShotState.CANCELLED, f"{why} before its fire time: it never ran")
+            else:
                 # A rebooted device has no record of these: they may have executed.
-                self._settle(shot, ShotState.UNCERTAIN, f"device rebooted ({old:#010x} → {new_nonce:#010x})")
+                self._settle(shot, ShotState.UNCERTAIN, why)
         self._emit(Rebooted(old, new_nonce))
 
     # ----- queries ----------------------------------------------------------------------------------
@@ -454,10 +481,22 @@ class Injector:
                 with self._lock:
                     self._query_waiters.pop(token, None)
 
+    def _clock_loop(self) -> None:
+        """Keep the device-clock estimate fresh (offset and drift) for as long as we are open."""
+        while not self._closing.wait(self._tb.wall(CLOCK_SYNC_EVERY)):
+            if self.link_lost or self.clock is None:
+                continue
+            try:
+                self.sync_clock(1)
+            except (DriverError, ValueError) as exc:  # a reboot resets the clock: re-handshake fixes it
+                log.debug("clock sample failed: %s", exc)
+
     def device_now(self) -> int:
         """The estimated device clock now (ticks)."""
-        assert self.clock is not None and self.clock.estimate is not None
-        return self.clock.estimate.to_ticks(self._tb.now())
+        estimate = self.clock.estimate if self.clock is not None else None
+        if estimate is None:
+            raise DeviceTimeout("the device clock is not synchronised yet (after connect or a reboot)")
+        return estimate.to_ticks(self._tb.now())
 
     # ----- commands ---------------------------------------------------------------------------------
     def command(self, msg: Message, timeout: float = 3.0) -> CommandReply:
