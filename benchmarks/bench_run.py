@@ -174,7 +174,7 @@ def main() -> None:
                       "underruns": s.underruns,
                       "late_shots": s.late_shots, "wall_s": round(wall, 1), **env}))
     if lateness:
-        p = lambda q: lateness[min(len(lateness) - 1, int(q * len(lateness)))]  # noqa: E731
+        p = lambda q: lateness[min(len(lateness) - 1, int(q * len(lateness)))]
         print(json.dumps({"figure": "run_start_lateness_us", "p50": p(0.5), "p99": p(0.99),
                           "max": lateness[-1], "shots": len(lateness), **env}))
     print(json.dumps({"figure": "run_records_lag", "rows": writer.rows, "commits": writer.commits,

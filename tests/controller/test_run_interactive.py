@@ -116,3 +116,21 @@ def test_an_alarm_asks_the_operator_and_records_the_skip_reason(tmp_path: Path) 
     finally:
         store.close()
     assert len(skips) == 1 and "scar tissue at this point" in skips[0]
+
+
+def test_triggered_mode_fires_one_point_per_enter(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, mode="triggered", cadence_hz=None)
+    db = tmp_path / "records.db"
+    term = Terminal(sys.executable, "-m", "mesodrive", "run", str(plan), "--db", str(db))
+    try:
+        term.expect("Screening done and none applies? [y/N]")
+        term.type("y\n")
+        term.expect("TRIGGERED mode")
+        time.sleep(1.0)  # homed, armed, first shots preloaded
+        for _ in range(9):
+            term.type("\n")
+            time.sleep(0.5)  # one shot is ~0.3 s; a press while firing fires nothing
+        term.expect("COMPLETED: 9 of 9 points delivered")
+    finally:
+        code = term.close()
+    assert code == 0

@@ -11,8 +11,10 @@ failed) · 2 bad usage or unreadable input · 3 device or link error before the 
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,28 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from mesodrive.controller.device_limits import device_limits
-from mesodrive.controller.engine import AlarmRaised, PointFinished, RunConfig, RunEngine, RunEvent
+from mesodrive.controller.engine import AlarmRaised, PointFinished, RunEngine, RunEvent
 from mesodrive.controller.engine import Progress as RunProgress
-from mesodrive.controller.recovery import Answer, Decision, Problem, ProblemKind, RecoveryPolicy, abort_policy
+from mesodrive.controller.recovery import (
+    Answer,
+    Decision,
+    Problem,
+    ProblemKind,
+    RecoveryPolicy,
+    abort_policy,
+)
 from mesodrive.controller.resume import settle_open_shots
 from mesodrive.controller.states import RunState
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.session import Injector
-from mesodrive.plan import PlanError, PlanFileError, load_library, load_plan, restore_snapshot, validate_plan
+from mesodrive.plan import (
+    PlanError,
+    PlanFileError,
+    load_library,
+    load_plan,
+    restore_snapshot,
+    validate_plan,
+)
 from mesodrive.records import RecordStore
 
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
@@ -214,24 +230,56 @@ def _screening(args: argparse.Namespace, console: Console) -> bool:
     return True
 
 
-class _Display:
-    """The live progress display, suspended while the operator is asked something: rich's
-    live view proxies stdout and would redraw over (and mangle) a prompt."""
+class _Terminal:
+    """The operator's terminal during a run: the one reader of stdin. It answers prompts and,
+    in triggered mode, turns a bare Enter into a soft trigger (the console's fire button).
+
+    The live progress display is suspended while a prompt waits: rich's live view proxies
+    stdout and would redraw over (and mangle) it.
+    """
 
     def __init__(self) -> None:
         self.bar: Progress | None = None
+        self.on_enter: Callable[[], None] | None = None  # triggered mode: fire the next shot
+        self._answers: queue.Queue[str] = queue.Queue()
+        self._asking = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def start_reading(self) -> None:
+        if self._reader is None and _interactive():
+            self._reader = threading.Thread(target=self._read, name="mesodrive-tty", daemon=True)
+            self._reader.start()
+
+    def _read(self) -> None:
+        for line in sys.stdin:
+            if self._asking.is_set():
+                self._answers.put(line)
+            elif self.on_enter is not None and not line.strip():
+                try:
+                    self.on_enter()
+                except DriverError as exc:
+                    print(f"not fired: {exc}", flush=True)
 
     def ask(self, prompt: str) -> str:
+        if self._reader is None:  # nothing reads stdin yet: a plain prompt
+            return input(prompt)
         if self.bar is not None:
             self.bar.stop()
+        self._asking.set()
         try:
-            return input(prompt)
+            print(prompt, end="", flush=True)
+            while True:
+                try:
+                    return self._answers.get(timeout=0.1)  # a timeout keeps Ctrl-C responsive
+                except queue.Empty:
+                    continue
         finally:
+            self._asking.clear()
             if self.bar is not None:
                 self.bar.start()
 
 
-DISPLAY = _Display()
+DISPLAY = _Terminal()
 
 
 def _policy(args: argparse.Namespace, console: Console) -> RecoveryPolicy:
@@ -286,6 +334,10 @@ def _execute(engine: RunEngine, console: Console) -> int:
     # run that is still stopping.
     worker = threading.Thread(target=work, name="mesodrive-run", daemon=True)
     DISPLAY.bar = bar
+    if engine.plan.mode == "triggered":
+        DISPLAY.on_enter = engine.inj.soft_trigger
+        console.print("TRIGGERED mode: press the pedal, or Enter here, to fire each point")
+    DISPLAY.start_reading()
     with bar:
         worker.start()
         while not done.is_set():

@@ -7,9 +7,9 @@ them into counters, so a bad frame never reaches a caller as an exception.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 import struct
 import zlib
+from collections.abc import Callable
 from typing import NamedTuple
 
 from cobs import cobs
