@@ -166,9 +166,10 @@ def _field(msg: str, raw: dict[str, Any], enums: dict[str, EnumDef]) -> FieldDef
         enum=raw.get("enum"),
         doc=raw.get("doc", ""),
     )
-    if fd.range is not None:
-        if fd.is_str or not (fd.wire_min <= fd.range[0] <= fd.range[1] <= fd.wire_max):
-            raise CatalogueError(f"{where}: range {list(fd.range)} does not fit {typ}")
+    if fd.range is not None and (
+        fd.is_str or not (fd.wire_min <= fd.range[0] <= fd.range[1] <= fd.wire_max)
+    ):
+        raise CatalogueError(f"{where}: range {list(fd.range)} does not fit {typ}")
     if fd.enum is not None:
         if fd.enum not in enums:
             raise CatalogueError(f"{where}: unknown enum {fd.enum!r}")

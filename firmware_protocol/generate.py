@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import catalogue  # noqa: E402
-import gen_c  # noqa: E402
-import gen_python  # noqa: E402
+import catalogue
+import gen_c
+import gen_python
 
 ROOT = Path(__file__).resolve().parent.parent
 PY_OUT = ROOT / "src" / "mesodrive" / "protocol" / "messages.py"

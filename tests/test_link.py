@@ -54,7 +54,7 @@ def test_out_of_order_frame_is_dropped_and_go_back_n_recovers() -> None:
     a, b = Link(), Link()
     a.send(MSG, b"0")
     a.send(MSG, b"1")
-    first, second = a.poll(0.0)
+    _first, second = a.poll(0.0)
     assert _deliver(b, second, 0.0) == []  # 0 was lost: 1 is early, not delivered
     assert b.stats.out_of_order == 1
     resent = a.poll(a.next_deadline() or 0)  # timer expiry resends everything in flight

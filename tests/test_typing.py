@@ -13,6 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_mypy_strict_is_clean(tmp_path: Path) -> None:
     exe = shutil.which("mypy", path=str(Path(sys.executable).parent))
     assert exe, "mypy is a test dependency: pip install -e '.[test]'"
-    result = subprocess.run([exe, "--cache-dir", str(tmp_path), "src", "simulator"], cwd=ROOT,
+    result = subprocess.run([exe, "--cache-dir", str(tmp_path), "src", "simulator"], check=False, cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from mesodrive.controller.recovery import Answer, Decision, ProblemKind, ScriptedPolicy
@@ -37,7 +38,7 @@ def test_a_plan_runs_to_completion_on_the_device_clock(make_run) -> None:  # typ
     assert run.engine.result.stats.underruns == 0
     # fired at the cadence: 2 shots/s → 500 ms apart on the device clock
     starts = sorted(e.start_tick for e in run.executed())
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(abs(g - 500_000) <= 2_000 for g in gaps), gaps
     _records_match_truth(run)
     detail = run.store.session(run.engine.session)

@@ -18,7 +18,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunEngine
 from mesodrive.controller.recovery import Answer, Decision, ScriptedPolicy
-from mesodrive.controller.states import RunState
 from mesodrive.driver.session import Injector
 from mesodrive.plan import load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore

@@ -11,7 +11,7 @@ from mesodrive.driver import session as session_mod
 from mesodrive.driver.errors import CommandRefused, HandshakeRefused, ShotBlocked
 from mesodrive.driver.session import Injector, StateChanged
 from mesodrive.driver.shots import ShotState
-from mesodrive.protocol.messages import DeviceState, Fault, SCHEMA_HASH, ShotFlag
+from mesodrive.protocol.messages import SCHEMA_HASH, DeviceState, Fault, ShotFlag
 from tests.driver.conftest import Journal, executed, fast_shot, ready
 
 
