@@ -177,3 +177,19 @@ def test_device_reboot_mid_run_counts_the_lost_shot_as_uncertain_and_continues_a
     uncertain = next(iter(run.engine.result.uncertain))
     assert sorted(set(points) | {uncertain}) == sorted(p.point for p in run.plan.points)
     assert run.store.verify().ok
+
+
+def test_a_refused_shot_is_asked_about_never_resent_in_a_loop(make_run) -> None:  # type: ignore[no-untyped-def]
+    # A 45 µL syringe: the plan refills every 4 points, but the re-prime after a refill uses
+    # product, so the device will refuse a point for INSUFFICIENT_VOLUME: that must become a
+    # refill question, not an endless run of refused shots.
+    refill = Answer(Decision.RETRY, "new syringe", refill_ul=45.0)
+    policy = ScriptedPolicy([], default=refill)
+    run = make_run("seed=8&syringe_nl=45000", policy=policy).start()
+    assert run.join(60) is RunState.COMPLETED
+    kinds = [p.kind for p in policy.asked]
+    assert kinds and all(k is ProblemKind.REFILL_DUE for k in kinds)
+    assert any("INSUFFICIENT_VOLUME" in p.detail for p in policy.asked)
+    assert run.engine.result.stats.shots_sent <= len(run.plan.points) + 2 * len(kinds)
+    assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
+    _records_match_truth(run)

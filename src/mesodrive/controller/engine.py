@@ -171,6 +171,7 @@ class RunEngine:
         self._bus: EventBus[RunEvent] = EventBus("mesodrive-run-events")
         self._sm = RunStateMachine(self._on_state)
         self._alarm: str | None = None
+        self._rejection: tuple[int, str] | None = None  # (point, reason) of a refused shot
         injector.journal = self._journal
 
     # ----- public control (any thread) --------------------------------------------------------
@@ -269,6 +270,9 @@ class RunEngine:
     def _step_running(self) -> None:
         self._collect()
         if self._device_fault():
+            return
+        if self._rejection is not None:
+            self._on_rejection()
             return
         if self._take("abort"):
             self._go(S.STOPPING)
@@ -384,8 +388,11 @@ class RunEngine:
                 self._remove_pending(point)
                 self._bus.emit(PointFinished(point, shot))
                 self._emit_progress()
-            elif shot.state is ShotState.REJECTED and shot.reason == RejectReason.TOO_LATE.name:
-                self.result.stats.late_shots += 1
+            elif shot.state is ShotState.REJECTED:
+                if shot.reason == RejectReason.TOO_LATE.name:
+                    self.result.stats.late_shots += 1  # the device faults too: handled as such
+                elif self._rejection is None:
+                    self._rejection = (point, shot.reason)
 
     def _remove_pending(self, point: int) -> None:
         i = bisect.bisect_left(self._pending, point)
@@ -418,6 +425,18 @@ class RunEngine:
             self._enter_recovery()
             return True
         return False
+
+    def _on_rejection(self) -> None:
+        """The device refused a shot (never executed). Re-sending it would only be refused
+        again: stop scheduling and ask, as for a fault. Too little product left is a refill."""
+        assert self._rejection is not None
+        point, reason = self._rejection
+        self._rejection = None
+        self._cancel_queued()
+        self._settle_inflight()
+        kind = ProblemKind.REFILL_DUE if reason == RejectReason.INSUFFICIENT_VOLUME.name else ProblemKind.OTHER_FAULT
+        self._problem = Problem(kind, point, f"the device refused point {point}: {reason}")
+        self._enter_recovery()
 
     def _device_in_trouble(self) -> bool:
         inj = self.inj
