@@ -134,3 +134,31 @@ def test_triggered_mode_fires_one_point_per_enter(tmp_path: Path) -> None:
     finally:
         code = term.close()
     assert code == 0
+
+
+@pytest.mark.parametrize("how", ["ctrl-backslash", "e-enter"])
+def test_emergency_stop_from_the_terminal(tmp_path: Path, how: str) -> None:
+    plan = write_plan(tmp_path)
+    db = tmp_path / "records.db"
+    term = Terminal(sys.executable, "-m", "mesodrive", "run", str(plan), "--db", str(db))
+    try:
+        term.expect("Screening done and none applies? [y/N]")
+        term.type("y\n")
+        term.expect("EMERGENCY STOP")  # the key help
+        time.sleep(1.5)
+        if how == "ctrl-backslash":
+            term.proc.send_signal(signal.SIGQUIT)  # what Ctrl-\\ sends
+        else:
+            term.type("e\n")
+        term.expect("latched in")
+        term.expect("E-STOPPED")
+    finally:
+        code = term.close()
+    assert code == 4
+    store = RecordStore(db, readonly=True)
+    try:
+        detail = store.session(1)
+        assert detail.status == "e-stopped"
+        assert "estop" in [a.action for a in detail.actions]
+    finally:
+        store.close()

@@ -2,6 +2,7 @@
 
 With no `--device`, the built-in simulator runs in real time and the output says SIMULATOR.
 Ctrl-C pauses at the next shot boundary and asks: resume or abort (without a terminal: abort).
+Ctrl-\\ (or typing e + Enter) is the EMERGENCY STOP: the needle retracts at once, latched.
 
 Exit codes: 0 completed · 1 plan invalid, or the run ended without completing (aborted,
 failed) · 2 bad usage or unreadable input · 3 device or link error before the run started ·
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -241,6 +243,7 @@ class _Terminal:
     def __init__(self) -> None:
         self.bar: Progress | None = None
         self.on_enter: Callable[[], None] | None = None  # triggered mode: fire the next shot
+        self.on_estop: Callable[[], None] | None = None  # "e" + Enter: emergency stop
         self._answers: queue.Queue[str] = queue.Queue()
         self._asking = threading.Event()
         self._reader: threading.Thread | None = None
@@ -252,7 +255,9 @@ class _Terminal:
 
     def _read(self) -> None:
         for line in sys.stdin:
-            if self._asking.is_set():
+            if line.strip().lower() in ("e", "estop") and self.on_estop is not None:
+                self.on_estop()
+            elif self._asking.is_set():
                 self._answers.put(line)
             elif self.on_enter is not None and not line.strip():
                 try:
@@ -337,14 +342,29 @@ def _execute(engine: RunEngine, console: Console) -> int:
     if engine.plan.mode == "triggered":
         DISPLAY.on_enter = engine.inj.soft_trigger
         console.print("TRIGGERED mode: press the pedal, or Enter here, to fire each point")
+    def estop(*_: object) -> None:
+        try:
+            latency = engine.estop()
+            bar.console.print(f"[bold red]EMERGENCY STOP[/] latched in {latency * 1000:.1f} ms")
+        except DriverError as exc:
+            bar.console.print(f"[bold red]EMERGENCY STOP NOT CONFIRMED[/]: {exc} — cut the power")
+
+    DISPLAY.on_estop = estop
     DISPLAY.start_reading()
-    with bar:
-        worker.start()
-        while not done.is_set():
-            try:
-                done.wait(0.1)
-            except KeyboardInterrupt:
-                _on_interrupt(engine, bar.console)
+    # Ctrl-\ (SIGQUIT) is the terminal's emergency stop: immediate, no Enter needed.
+    previous = signal.signal(signal.SIGQUIT, estop) if _interactive() else None
+    console.print("Ctrl-C pauses · Ctrl-\\ or e + Enter: EMERGENCY STOP")
+    try:
+        with bar:
+            worker.start()
+            while not done.is_set():
+                try:
+                    done.wait(0.1)
+                except KeyboardInterrupt:
+                    _on_interrupt(engine, bar.console)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGQUIT, previous)
     result = engine.result
     s = result.stats
     console.print(f"\n[bold]{result.state.value.upper()}[/]: {len(result.delivered)} of "
