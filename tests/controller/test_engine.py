@@ -193,3 +193,23 @@ def test_a_refused_shot_is_asked_about_never_resent_in_a_loop(make_run) -> None:
     assert run.engine.result.stats.shots_sent <= len(run.plan.points) + 2 * len(kinds)
     assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
     _records_match_truth(run)
+
+
+def test_a_slow_disk_makes_the_cadence_slip_never_a_late_shot(make_run) -> None:  # type: ignore[no-untyped-def]
+    run = make_run()
+    original = run.store.record_shot
+    slowed = {"n": 0}
+
+    def slow_record_shot(session, row, *, sync=False):  # type: ignore[no-untyped-def]
+        if sync and slowed["n"] < 2:  # the first two durable writes take longer than the lead
+            slowed["n"] += 1
+            time.sleep(0.4)
+        return original(session, row, sync=sync)
+
+    run.store.record_shot = slow_record_shot  # type: ignore[method-assign]
+    run.start()
+    assert run.join() is RunState.COMPLETED
+    stats = run.engine.result.stats
+    assert stats.late_shots == 0 and stats.underruns >= 1
+    assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
+    _records_match_truth(run)

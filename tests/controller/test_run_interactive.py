@@ -52,13 +52,19 @@ class Terminal:
             os.close(self.master)
 
 
+def started(plan: Path, db: Path, *extra: str) -> Terminal:
+    """`mesodrive run` in a terminal, past the screening question."""
+    term = Terminal(sys.executable, "-m", "mesodrive", "run", str(plan), "--db", str(db), *extra)
+    term.expect("Screening done and none applies? [y/N]")
+    term.type("y\n")
+    return term
+
+
 def test_screening_then_ctrl_c_pause_and_resume_to_completion(tmp_path: Path) -> None:
     plan = write_plan(tmp_path)
     db = tmp_path / "records.db"
-    term = Terminal(sys.executable, "-m", "mesodrive", "run", str(plan), "--db", str(db))
+    term = started(plan, db)
     try:
-        term.expect("Screening done and none applies? [y/N]")
-        term.type("y\n")
         term.expect("session 1")
         time.sleep(2.0)  # a few shots in
         term.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -97,10 +103,8 @@ def test_an_alarm_asks_the_operator_and_records_the_skip_reason(tmp_path: Path) 
     plan = write_plan(tmp_path)
     db = tmp_path / "records.db"
     device = "sim://?seed=4&realtime=1&faults=contact_lost@4"
-    term = Terminal(sys.executable, "-m", "mesodrive", "run", str(plan), "--db", str(db), "--device", device)
+    term = started(plan, db, "--device", device)
     try:
-        term.expect("Screening done and none applies? [y/N]")
-        term.type("y\n")
         term.expect("fix it, then: [r]etry / [s]kip point / [a]bort?")
         assert "contact-lost" in term.seen
         term.type("s\n")
@@ -121,10 +125,8 @@ def test_an_alarm_asks_the_operator_and_records_the_skip_reason(tmp_path: Path) 
 def test_triggered_mode_fires_one_point_per_enter(tmp_path: Path) -> None:
     plan = write_plan(tmp_path, mode="triggered", cadence_hz=None)
     db = tmp_path / "records.db"
-    term = Terminal(sys.executable, "-m", "mesodrive", "run", str(plan), "--db", str(db))
+    term = started(plan, db)
     try:
-        term.expect("Screening done and none applies? [y/N]")
-        term.type("y\n")
         term.expect("TRIGGERED mode")
         time.sleep(1.0)  # homed, armed, first shots preloaded
         for _ in range(9):
@@ -140,10 +142,8 @@ def test_triggered_mode_fires_one_point_per_enter(tmp_path: Path) -> None:
 def test_emergency_stop_from_the_terminal(tmp_path: Path, how: str) -> None:
     plan = write_plan(tmp_path)
     db = tmp_path / "records.db"
-    term = Terminal(sys.executable, "-m", "mesodrive", "run", str(plan), "--db", str(db))
+    term = started(plan, db)
     try:
-        term.expect("Screening done and none applies? [y/N]")
-        term.type("y\n")
         term.expect("EMERGENCY STOP")  # the key help
         time.sleep(1.5)
         if how == "ctrl-backslash":

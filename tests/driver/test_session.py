@@ -160,3 +160,24 @@ def test_reboot_makes_open_shots_uncertain_and_nothing_is_resent(connect, journa
     assert all(e.index in (0, 1) for e in executed(inj))  # nothing after the reboot
     with pytest.raises(ShotBlocked):
         inj.queue_shot(fast_shot(4, 10**12))  # not armed in the new boot
+
+
+def test_a_shot_whose_recording_outlasts_its_lead_is_never_sent(connect) -> None:  # type: ignore[no-untyped-def]
+    from mesodrive.driver.errors import ShotTooLate
+
+    seen: list[ShotState] = []
+
+    def slow_disk(shot) -> None:  # type: ignore[no-untyped-def]
+        seen.append(shot.state)
+        if shot.state is ShotState.PENDING:
+            time.sleep(0.3)  # a durable write slower than the shot's lead
+
+    inj = connect(journal=None)
+    ready(inj)
+    inj.journal = slow_disk
+    with pytest.raises(ShotTooLate):
+        inj.queue_shot(fast_shot(0, inj.device_now() + 100_000))
+    assert seen == [ShotState.PENDING, ShotState.NOT_RECEIVED]
+    time.sleep(0.3)
+    assert executed(inj) == []
+    assert inj.status().state == DeviceState.ARMED  # no LATE_SHOT fault: it never reached the device

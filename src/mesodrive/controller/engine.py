@@ -29,7 +29,7 @@ from mesodrive.controller.recovery import (
 )
 from mesodrive.controller.shot_rows import shot_row
 from mesodrive.controller.states import RunState, RunStateMachine
-from mesodrive.driver.errors import DriverError, LinkLostError, ShotBlocked
+from mesodrive.driver.errors import DriverError, LinkLostError, ShotBlocked, ShotTooLate
 from mesodrive.driver.event_bus import EventBus
 from mesodrive.driver.session import Injector
 from mesodrive.driver.shots import Shot, ShotRequest, ShotState
@@ -55,7 +55,8 @@ FAULT_PROBLEMS = {
 @dataclass(frozen=True)
 class RunConfig:
     look_ahead_s: float = 1.0  # shots are queued up to this far ahead on the device clock
-    min_lead_s: float = 0.15  # a new shot fires at least this long after "now" (link margin)
+    min_lead_s: float = 0.25  # a new shot fires at least this long after "now": room for the
+    # durable journal write and the link; a slower write makes the driver refuse, not send late
     preload: int = 3  # triggered mode: shots kept queued on the device
     telemetry_ms: int = 50
     poll_s: float = 0.01
@@ -333,7 +334,8 @@ class RunEngine:
                     fire = now + lead
             if fire > horizon:
                 return
-            self._send(point, fire, now, first=self._last_fire is None)
+            if not self._send(point, fire, now, first=self._last_fire is None):
+                return  # not sent: the next step schedules afresh from a new "now"
             self._last_fire = fire
 
     def _schedule_triggered(self) -> None:
@@ -341,9 +343,11 @@ class RunEngine:
             point = self._next_point()
             if point is None or (point in self.plan.refill_before and point not in self._refilled):
                 return
-            self._send(point, None, None, first=False)
+            if not self._send(point, None, None, first=False):
+                return
 
-    def _send(self, point: int, fire: int | None, now: int | None, *, first: bool) -> None:
+    def _send(self, point: int, fire: int | None, now: int | None, *, first: bool) -> bool:
+        """Journal and send one shot for `point`; False if it was not sent (point stays pending)."""
         p = self._points[point]
         issues = check_point(self.plan.product, self.plan.device, p, self.plan.overrides)
         if issues:  # validated plans never get here: a failure means something is badly wrong
@@ -356,17 +360,24 @@ class RunEngine:
                           fire_tick=fire)
         try:
             self.inj.queue_shot(req)  # journals (durably) before sending
+        except ShotTooLate:
+            # Recording it took too long (a slow disk): never sent. The cadence slips.
+            self._index_point.pop(index, None)
+            self.result.stats.underruns += 1
+            self._last_fire = None
+            return False
         except ShotBlocked:
             if self.inj.state in (DeviceState.ARMED, DeviceState.FIRING) and not self.inj.link_lost:
                 raise  # refused for a reason of our own making: a bug, never retried
             # The device left the session (fault, dead-man, reboot) just now: the point stays
             # pending and the next step handles the device's state.
             self._index_point.pop(index, None)
-            return
+            return False
         self._inflight[index] = point
         self.result.stats.shots_sent += 1
         if fire is not None and now is not None:
             self.result.stats.note_slack((fire - now) / TICK_HZ, first=first)
+        return True
 
     # ----- results --------------------------------------------------------------------------------
     def _collect(self) -> None:

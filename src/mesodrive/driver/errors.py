@@ -37,3 +37,8 @@ class CommandRefused(DriverError):
 
 class ShotBlocked(DriverError):
     """A shot cannot be sent now (an earlier shot is uncertain, the device is not armed...)."""
+
+
+class ShotTooLate(ShotBlocked):
+    """Not sent: by the time it was recorded, its fire time was too close to make safely.
+    It was settled as never sent; schedule the point again (with a new index)."""

@@ -30,6 +30,7 @@ from mesodrive.driver.errors import (
     HandshakeRefused,
     LinkLostError,
     ShotBlocked,
+    ShotTooLate,
 )
 from mesodrive.driver.event_bus import EventBus
 from mesodrive.driver.shots import Commanded, Shot, ShotRequest, ShotState
@@ -86,6 +87,7 @@ M = TypeVar("M", bound=Message)
 HEARTBEAT_EVERY = 0.05  # s; PROTOCOL.md requires ≤ 100 ms, we keep a 2× margin
 ESTOP_RESEND = 0.02  # s (PROTOCOL.md §15)
 QUERY_TIMEOUT = 0.25  # s per attempt
+SEND_MARGIN_US = 20_000  # a timed shot is sent only if it reaches the device this early
 REBOOT_MARGIN_US = 20_000  # clock-estimate slack when deciding a shot was due after a reboot
 CLOCK_SYNC_EVERY = 1.0  # s between background clock samples (64 kept: a ~1 min drift baseline)
 QUERY_ATTEMPTS = 4
@@ -678,6 +680,14 @@ class Injector:
                     self._shots[key] = shot
                     self._settle(shot, ShotState.NOT_RECEIVED, "not sent: the device left the session")
                     raise ShotBlocked(f"shot {req.index}: the device left session {session} before it was sent")
+                if req.fire_tick is not None and req.fire_tick < self._earliest_safe_tick():
+                    # The durable write took so long that the shot would arrive late: the
+                    # device would refuse it and fault. Never sent, so certainly not executed.
+                    self._shots[key] = shot
+                    self._settle(shot, ShotState.NOT_RECEIVED,
+                                 "not sent: recording it took until too close to its fire time")
+                    raise ShotTooLate(f"shot {req.index}: fire tick {req.fire_tick} is too close "
+                                      "after recording it; reschedule it under a new index")
                 self._shots[key] = shot
                 self._endpoint.send(msg)
         finally:
@@ -686,6 +696,14 @@ class Injector:
         self._flush()
         self._emit(ShotUpdated(shot))
         return shot
+
+    def _earliest_safe_tick(self) -> int:
+        """The earliest fire tick a shot sent now can still make (link latency and clock error)."""
+        estimate = self.clock.estimate if self.clock is not None else None
+        if estimate is None:
+            return 0
+        margin_us = SEND_MARGIN_US + 4 * estimate.error_us
+        return estimate.to_ticks(self._tb.now()) + round(margin_us)
 
     def shot(self, session: int, index: int) -> Shot:
         with self._lock:
