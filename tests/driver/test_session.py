@@ -85,9 +85,22 @@ def test_out_of_range_request_is_refused_before_anything_is_sent(connect, journa
     assert journal.entries == []
 
 
-def test_late_shot_is_rejected_and_faults_never_executes_late(connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_late_shot_is_refused_by_the_host_and_never_sent(connect) -> None:  # type: ignore[no-untyped-def]
+    from mesodrive.driver.errors import ShotTooLate
+
     inj = connect()
     ready(inj)
+    with pytest.raises(ShotTooLate):
+        inj.queue_shot(fast_shot(0, inj.device_now() - 50_000))
+    assert inj.shot(1, 0).state is ShotState.NOT_RECEIVED
+    assert inj.status().state == DeviceState.ARMED
+    assert executed(inj) == []
+
+
+def test_late_shot_is_rejected_by_the_device_too_and_faults_never_executes_late(connect) -> None:  # type: ignore[no-untyped-def]
+    inj = connect()
+    ready(inj)
+    inj._earliest_safe_tick = lambda: 0  # type: ignore[method-assign]  # a host without the guard
     shot = inj.queue_shot(fast_shot(0, inj.device_now() - 50_000))
     final = inj.wait_shot(1, shot.index, timeout=3)
     assert final.state is ShotState.REJECTED and final.reason == "TOO_LATE"
