@@ -44,7 +44,8 @@ from mesosim.transports import build_device, inner_device
 from mesosim.transports.pty_server import PtyServer
 
 from mesodrive.driver.errors import DriverError
-from mesodrive.driver.session import FaultRaised, Injector, StateChanged
+from mesodrive.driver.events import FaultRaised, StateChanged
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotRequest, ShotState
 from mesodrive.protocol.messages import DeviceState, Fault
 

@@ -36,7 +36,7 @@ from mesosim.transports.pty_server import PtyServer
 
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunEngine
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.timebase import Timebase
 from mesodrive.plan import load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore

@@ -29,12 +29,12 @@
 #include "md_errors.h"
 
 #define MD_PROTOCOL_VERSION 1U
-#define MD_SCHEMA_HASH 0x416AC889A853F5C9ULL
+#define MD_SCHEMA_HASH 0x336516EE347590F8ULL
 #define MD_TICK_HZ 1000000UL
 #define MD_MAX_PAYLOAD 240U
 #define MD_HEARTBEAT_INTERVAL_MS 100U
 #define MD_DEADMAN_TIMEOUT_MS 250U
-#define MD_MESSAGE_COUNT 32U
+#define MD_MESSAGE_COUNT 33U
 
 /* Message channels (PROTOCOL.md §5); frames of MD_CHANNEL_SEQ carry flag bit 0. */
 #define MD_CHANNEL_SEQ 0U
@@ -75,6 +75,7 @@
 #define MD_RESULT_NOT_HOMED 7U
 #define MD_RESULT_STALE_NONCE 8U
 #define MD_RESULT_NO_SYRINGE 9U
+#define MD_RESULT_SESSION_USED 10U
 
 /* RejectReason: Why queue_shot was refused. Nothing moves when a shot is rejected. */
 #define MD_REJECT_REASON_NONE 0U
@@ -104,6 +105,8 @@
 #define MD_SHOT_STATUS_DONE 3U
 #define MD_SHOT_STATUS_REJECTED 4U
 #define MD_SHOT_STATUS_CANCELLED 5U
+#define MD_SHOT_STATUS_NEVER_RAN 6U
+#define MD_SHOT_STATUS_INTERRUPTED 7U
 
 /* ShotFlag: Bitmask in shot results: what went wrong, if anything, during a shot. */
 #define MD_SHOT_FLAG_ABORTED 1U
@@ -113,6 +116,7 @@
 #define MD_SHOT_FLAG_STALL 16U
 #define MD_SHOT_FLAG_UNDER_DELIVERED 32U
 #define MD_SHOT_FLAG_EMPTY 64U
+#define MD_SHOT_FLAG_NOT_STARTED 128U
 
 /* TriggerMode: How a queued shot fires. */
 #define MD_TRIGGER_MODE_AT_TICK 0U
@@ -219,7 +223,8 @@ static inline size_t md_str_len(const char *s, size_t n)
     X(fault_event, FAULT_EVENT, 0x45U) \
     X(state_event, STATE_EVENT, 0x46U) \
     X(telemetry, TELEMETRY, 0x60U) \
-    X(boot_event, BOOT_EVENT, 0x61U)
+    X(boot_event, BOOT_EVENT, 0x61U) \
+    X(fault_notice, FAULT_NOTICE, 0x62U)
 
 /* ---- ack (0x00, both, unseq): Pure acknowledgement: carries only the header's ack field. Never answered. */
 #define MD_MSG_ACK 0x00U
@@ -476,21 +481,24 @@ static inline int md_clock_query_unpack(md_clock_query_t *m, const uint8_t *buf,
 
 /* ---- clock_reply (0x06, device, unseq): The device clock when the query was processed. */
 #define MD_MSG_CLOCK_REPLY 0x06U
-#define MD_CLOCK_REPLY_SIZE 10U
+#define MD_CLOCK_REPLY_SIZE 14U
 #define MD_CLOCK_REPLY_CHANNEL MD_CHANNEL_UNSEQ
 #define MD_CLOCK_REPLY_FIELDS(F) \
     F(token, u16, 2) \
+    F(boot_nonce, u32, 4) \
     F(ticks, u64, 8)
 
 typedef struct {
     uint16_t token;
+    uint32_t boot_nonce;
     uint64_t ticks; /* tick */
 } md_clock_reply_t;
 
 static inline size_t md_clock_reply_pack(const md_clock_reply_t *m, uint8_t *buf)
 {
     md_put_u16(buf + 0, m->token);
-    md_put_u64(buf + 2, m->ticks);
+    md_put_u32(buf + 2, m->boot_nonce);
+    md_put_u64(buf + 6, m->ticks);
     return MD_CLOCK_REPLY_SIZE;
 }
 
@@ -500,7 +508,8 @@ static inline int md_clock_reply_unpack(md_clock_reply_t *m, const uint8_t *buf,
         return MD_ERR_BAD_LENGTH;
     }
     m->token = md_get_u16(buf + 0);
-    m->ticks = md_get_u64(buf + 2);
+    m->boot_nonce = md_get_u32(buf + 2);
+    m->ticks = md_get_u64(buf + 6);
     return MD_OK;
 }
 
@@ -532,7 +541,7 @@ static inline int md_status_query_unpack(md_status_query_t *m, const uint8_t *bu
 
 /* ---- status_reply (0x08, device, unseq): Device status; also the answer to estop. */
 #define MD_MSG_STATUS_REPLY 0x08U
-#define MD_STATUS_REPLY_SIZE 40U
+#define MD_STATUS_REPLY_SIZE 44U
 #define MD_STATUS_REPLY_CHANNEL MD_CHANNEL_UNSEQ
 #define MD_STATUS_REPLY_STATE_MIN 0U
 #define MD_STATUS_REPLY_STATE_MAX 8U
@@ -542,6 +551,7 @@ static inline int md_status_query_unpack(md_status_query_t *m, const uint8_t *bu
 #define MD_STATUS_REPLY_HOMED_MAX 1U
 #define MD_STATUS_REPLY_FIELDS(F) \
     F(token, u16, 2) \
+    F(boot_nonce, u32, 4) \
     F(state, u8, 1) \
     F(ticks, u64, 8) \
     F(needle_um, i32, 4) \
@@ -557,6 +567,7 @@ static inline int md_status_query_unpack(md_status_query_t *m, const uint8_t *bu
 
 typedef struct {
     uint16_t token;
+    uint32_t boot_nonce;
     uint8_t state; /* enum DeviceState */
     uint64_t ticks; /* tick */
     int32_t needle_um; /* um */
@@ -574,18 +585,19 @@ typedef struct {
 static inline size_t md_status_reply_pack(const md_status_reply_t *m, uint8_t *buf)
 {
     md_put_u16(buf + 0, m->token);
-    buf[2] = m->state;
-    md_put_u64(buf + 3, m->ticks);
-    md_put_i32(buf + 11, m->needle_um);
-    md_put_u32(buf + 15, m->plunger_nl);
-    md_put_u32(buf + 19, m->remaining_nl);
-    md_put_i32(buf + 23, m->pressure_pa);
-    buf[27] = m->contact;
-    buf[28] = m->homed;
-    md_put_u16(buf + 29, m->faults);
-    md_put_u32(buf + 31, m->session);
-    md_put_u32(buf + 35, m->last_index);
-    buf[39] = m->queued;
+    md_put_u32(buf + 2, m->boot_nonce);
+    buf[6] = m->state;
+    md_put_u64(buf + 7, m->ticks);
+    md_put_i32(buf + 15, m->needle_um);
+    md_put_u32(buf + 19, m->plunger_nl);
+    md_put_u32(buf + 23, m->remaining_nl);
+    md_put_i32(buf + 27, m->pressure_pa);
+    buf[31] = m->contact;
+    buf[32] = m->homed;
+    md_put_u16(buf + 33, m->faults);
+    md_put_u32(buf + 35, m->session);
+    md_put_u32(buf + 39, m->last_index);
+    buf[43] = m->queued;
     return MD_STATUS_REPLY_SIZE;
 }
 
@@ -595,32 +607,35 @@ static inline int md_status_reply_unpack(md_status_reply_t *m, const uint8_t *bu
         return MD_ERR_BAD_LENGTH;
     }
     m->token = md_get_u16(buf + 0);
-    m->state = buf[2];
-    m->ticks = md_get_u64(buf + 3);
-    m->needle_um = md_get_i32(buf + 11);
-    m->plunger_nl = md_get_u32(buf + 15);
-    m->remaining_nl = md_get_u32(buf + 19);
-    m->pressure_pa = md_get_i32(buf + 23);
-    m->contact = buf[27];
-    m->homed = buf[28];
-    m->faults = md_get_u16(buf + 29);
-    m->session = md_get_u32(buf + 31);
-    m->last_index = md_get_u32(buf + 35);
-    m->queued = buf[39];
+    m->boot_nonce = md_get_u32(buf + 2);
+    m->state = buf[6];
+    m->ticks = md_get_u64(buf + 7);
+    m->needle_um = md_get_i32(buf + 15);
+    m->plunger_nl = md_get_u32(buf + 19);
+    m->remaining_nl = md_get_u32(buf + 23);
+    m->pressure_pa = md_get_i32(buf + 27);
+    m->contact = buf[31];
+    m->homed = buf[32];
+    m->faults = md_get_u16(buf + 33);
+    m->session = md_get_u32(buf + 35);
+    m->last_index = md_get_u32(buf + 39);
+    m->queued = buf[43];
     return MD_OK;
 }
 
 /* ---- get_shot (0x09, host, unseq): Ask what became of one shot (resolves uncertain deliveries). */
 #define MD_MSG_GET_SHOT 0x09U
-#define MD_GET_SHOT_SIZE 10U
+#define MD_GET_SHOT_SIZE 14U
 #define MD_GET_SHOT_CHANNEL MD_CHANNEL_UNSEQ
 #define MD_GET_SHOT_FIELDS(F) \
     F(token, u16, 2) \
+    F(shot_boot, u32, 4) \
     F(session, u32, 4) \
     F(index, u32, 4)
 
 typedef struct {
     uint16_t token;
+    uint32_t shot_boot;
     uint32_t session;
     uint32_t index;
 } md_get_shot_t;
@@ -628,8 +643,9 @@ typedef struct {
 static inline size_t md_get_shot_pack(const md_get_shot_t *m, uint8_t *buf)
 {
     md_put_u16(buf + 0, m->token);
-    md_put_u32(buf + 2, m->session);
-    md_put_u32(buf + 6, m->index);
+    md_put_u32(buf + 2, m->shot_boot);
+    md_put_u32(buf + 6, m->session);
+    md_put_u32(buf + 10, m->index);
     return MD_GET_SHOT_SIZE;
 }
 
@@ -639,19 +655,22 @@ static inline int md_get_shot_unpack(md_get_shot_t *m, const uint8_t *buf, size_
         return MD_ERR_BAD_LENGTH;
     }
     m->token = md_get_u16(buf + 0);
-    m->session = md_get_u32(buf + 2);
-    m->index = md_get_u32(buf + 6);
+    m->shot_boot = md_get_u32(buf + 2);
+    m->session = md_get_u32(buf + 6);
+    m->index = md_get_u32(buf + 10);
     return MD_OK;
 }
 
 /* ---- shot_record (0x0A, device, unseq): The device's stored knowledge of one shot in its current boot. */
 #define MD_MSG_SHOT_RECORD 0x0AU
-#define MD_SHOT_RECORD_SIZE 31U
+#define MD_SHOT_RECORD_SIZE 39U
 #define MD_SHOT_RECORD_CHANNEL MD_CHANNEL_UNSEQ
 #define MD_SHOT_RECORD_STATUS_MIN 0U
-#define MD_SHOT_RECORD_STATUS_MAX 5U
+#define MD_SHOT_RECORD_STATUS_MAX 7U
 #define MD_SHOT_RECORD_FIELDS(F) \
     F(token, u16, 2) \
+    F(boot_nonce, u32, 4) \
+    F(shot_boot, u32, 4) \
     F(session, u32, 4) \
     F(index, u32, 4) \
     F(status, u8, 1) \
@@ -663,6 +682,8 @@ static inline int md_get_shot_unpack(md_get_shot_t *m, const uint8_t *buf, size_
 
 typedef struct {
     uint16_t token;
+    uint32_t boot_nonce;
+    uint32_t shot_boot;
     uint32_t session;
     uint32_t index;
     uint8_t status; /* enum ShotStatus */
@@ -676,14 +697,16 @@ typedef struct {
 static inline size_t md_shot_record_pack(const md_shot_record_t *m, uint8_t *buf)
 {
     md_put_u16(buf + 0, m->token);
-    md_put_u32(buf + 2, m->session);
-    md_put_u32(buf + 6, m->index);
-    buf[10] = m->status;
-    md_put_u64(buf + 11, m->start_tick);
-    md_put_u16(buf + 19, m->reached_depth_um);
-    md_put_u32(buf + 21, m->delivered_nl);
-    md_put_i32(buf + 25, m->peak_pressure_pa);
-    md_put_u16(buf + 29, m->flags);
+    md_put_u32(buf + 2, m->boot_nonce);
+    md_put_u32(buf + 6, m->shot_boot);
+    md_put_u32(buf + 10, m->session);
+    md_put_u32(buf + 14, m->index);
+    buf[18] = m->status;
+    md_put_u64(buf + 19, m->start_tick);
+    md_put_u16(buf + 27, m->reached_depth_um);
+    md_put_u32(buf + 29, m->delivered_nl);
+    md_put_i32(buf + 33, m->peak_pressure_pa);
+    md_put_u16(buf + 37, m->flags);
     return MD_SHOT_RECORD_SIZE;
 }
 
@@ -693,14 +716,16 @@ static inline int md_shot_record_unpack(md_shot_record_t *m, const uint8_t *buf,
         return MD_ERR_BAD_LENGTH;
     }
     m->token = md_get_u16(buf + 0);
-    m->session = md_get_u32(buf + 2);
-    m->index = md_get_u32(buf + 6);
-    m->status = buf[10];
-    m->start_tick = md_get_u64(buf + 11);
-    m->reached_depth_um = md_get_u16(buf + 19);
-    m->delivered_nl = md_get_u32(buf + 21);
-    m->peak_pressure_pa = md_get_i32(buf + 25);
-    m->flags = md_get_u16(buf + 29);
+    m->boot_nonce = md_get_u32(buf + 2);
+    m->shot_boot = md_get_u32(buf + 6);
+    m->session = md_get_u32(buf + 10);
+    m->index = md_get_u32(buf + 14);
+    m->status = buf[18];
+    m->start_tick = md_get_u64(buf + 19);
+    m->reached_depth_um = md_get_u16(buf + 27);
+    m->delivered_nl = md_get_u32(buf + 29);
+    m->peak_pressure_pa = md_get_i32(buf + 33);
+    m->flags = md_get_u16(buf + 37);
     return MD_OK;
 }
 
@@ -762,7 +787,7 @@ static inline int md_estop_unpack(md_estop_t *m, const uint8_t *buf, size_t len)
 #define MD_ERROR_REPLY_SIZE 2U
 #define MD_ERROR_REPLY_CHANNEL MD_CHANNEL_UNSEQ
 #define MD_ERROR_REPLY_CODE_MIN 0U
-#define MD_ERROR_REPLY_CODE_MAX 9U
+#define MD_ERROR_REPLY_CODE_MAX 10U
 #define MD_ERROR_REPLY_FIELDS(F) \
     F(msg_id, u8, 1) \
     F(code, u8, 1)
@@ -1105,7 +1130,7 @@ static inline int md_load_syringe_unpack(md_load_syringe_t *m, const uint8_t *bu
 #define MD_COMMAND_REPLY_SIZE 2U
 #define MD_COMMAND_REPLY_CHANNEL MD_CHANNEL_SEQ
 #define MD_COMMAND_REPLY_CODE_MIN 0U
-#define MD_COMMAND_REPLY_CODE_MAX 9U
+#define MD_COMMAND_REPLY_CODE_MAX 10U
 #define MD_COMMAND_REPLY_FIELDS(F) \
     F(command, u8, 1) \
     F(code, u8, 1)
@@ -1426,6 +1451,56 @@ static inline int md_boot_event_unpack(md_boot_event_t *m, const uint8_t *buf, s
     return MD_OK;
 }
 
+/* ---- fault_notice (0x62, device, unseq): Sent with every fault_event, also while the device's own link is lost: the host learns of the fault even when nothing sequenced can reach it. Loss is harmless (hosts also poll status). */
+#define MD_MSG_FAULT_NOTICE 0x62U
+#define MD_FAULT_NOTICE_SIZE 20U
+#define MD_FAULT_NOTICE_CHANNEL MD_CHANNEL_UNSEQ
+#define MD_FAULT_NOTICE_STATE_MIN 0U
+#define MD_FAULT_NOTICE_STATE_MAX 8U
+#define MD_FAULT_NOTICE_CODE_MIN 0U
+#define MD_FAULT_NOTICE_CODE_MAX 9U
+#define MD_FAULT_NOTICE_FIELDS(F) \
+    F(boot_nonce, u32, 4) \
+    F(state, u8, 1) \
+    F(faults, u16, 2) \
+    F(code, u8, 1) \
+    F(tick, u64, 8) \
+    F(detail, i32, 4)
+
+typedef struct {
+    uint32_t boot_nonce;
+    uint8_t state; /* enum DeviceState */
+    uint16_t faults;
+    uint8_t code; /* enum Fault */
+    uint64_t tick; /* tick */
+    int32_t detail;
+} md_fault_notice_t;
+
+static inline size_t md_fault_notice_pack(const md_fault_notice_t *m, uint8_t *buf)
+{
+    md_put_u32(buf + 0, m->boot_nonce);
+    buf[4] = m->state;
+    md_put_u16(buf + 5, m->faults);
+    buf[7] = m->code;
+    md_put_u64(buf + 8, m->tick);
+    md_put_i32(buf + 16, m->detail);
+    return MD_FAULT_NOTICE_SIZE;
+}
+
+static inline int md_fault_notice_unpack(md_fault_notice_t *m, const uint8_t *buf, size_t len)
+{
+    if (len != MD_FAULT_NOTICE_SIZE) {
+        return MD_ERR_BAD_LENGTH;
+    }
+    m->boot_nonce = md_get_u32(buf + 0);
+    m->state = buf[4];
+    m->faults = md_get_u16(buf + 5);
+    m->code = buf[7];
+    m->tick = md_get_u64(buf + 8);
+    m->detail = md_get_i32(buf + 16);
+    return MD_OK;
+}
+
 /* Payload size of a message id, or MD_ERR_UNKNOWN_ID. */
 static inline int md_message_size(uint8_t msg_id)
 {
@@ -1462,6 +1537,7 @@ static inline int md_message_size(uint8_t msg_id)
     case MD_MSG_STATE_EVENT: return (int)MD_STATE_EVENT_SIZE;
     case MD_MSG_TELEMETRY: return (int)MD_TELEMETRY_SIZE;
     case MD_MSG_BOOT_EVENT: return (int)MD_BOOT_EVENT_SIZE;
+    case MD_MSG_FAULT_NOTICE: return (int)MD_FAULT_NOTICE_SIZE;
     default: return MD_ERR_UNKNOWN_ID;
     }
 }
@@ -1502,6 +1578,7 @@ static inline const char *md_message_name(uint8_t msg_id)
     case MD_MSG_STATE_EVENT: return "state_event";
     case MD_MSG_TELEMETRY: return "telemetry";
     case MD_MSG_BOOT_EVENT: return "boot_event";
+    case MD_MSG_FAULT_NOTICE: return "fault_notice";
     default: return NULL;
     }
 }

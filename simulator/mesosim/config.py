@@ -107,6 +107,19 @@ class SimConfig:
     realtime: bool = False  # for runners: pace advance_to by the wall clock (device ignores it)
     speed: float = 1.0  # real-time runners: simulated seconds per wall second (time warp)
     serial: str = "SIM-0001"
+    # Boot nonces and boot clock values from the seed (byte-exact replays) instead of fresh
+    # randomness. Never for a simulator that outlives a host process: two processes with one
+    # seed would then be indistinguishable boots of one device.
+    reproducible: bool = False
+    # A firmware without a non-volatile shot journal (it answers UNKNOWN for past boots).
+    nvm_journal: bool = True
+    # Test fault: every boot_event is lost on the way (the host must notice reboots otherwise).
+    lose_boot_event: bool = False
+    # Non-volatile shot journal file (mesosim/nvm.py); "" = in memory (survives power cycles
+    # of this simulator, not a restart of its process).
+    nvm_path: str = ""
+    # Truth log (JSON lines, mesosim/transports/shotlog.py) for in-process simulators.
+    shot_log: str = ""
     firmware: str = "mesosim 0.1.0"
 
     # ---- device clock (hidden: the host must estimate both) ---------------------------------
@@ -247,6 +260,7 @@ class SimConfig:
         "drift": "clock_drift_ppm",
         "offset_ticks": "clock_offset_ticks",
         "clock_offset": "clock_offset_ticks",
+        "nvm": "nvm_path",
     }
 
     @classmethod

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from mesodrive.protocol.messages import (
     Estop,
     Fault,
     FaultEvent,
+    FaultNotice,
     GetShot,
     Heartbeat,
     Home,
@@ -77,6 +79,7 @@ from mesodrive.protocol.messages import (
 )
 from mesosim.config import SimConfig
 from mesosim.device_faults import FaultSchedule
+from mesosim.nvm import Nvm
 from mesosim.physics import Axis, DeviceClock, LineModel, expected_pressure_integral
 from mesosim.shots import ExecutedShot, ShotBook, ShotRecord
 
@@ -85,6 +88,7 @@ __all__ = ["ExecutedShot", "SimDevice"]
 NO_INDEX = 0xFFFFFFFF
 LATE_TOLERANCE_TICKS = 2000  # PROTOCOL.md §12.3: 2 ms
 DEADMAN_S = 0.25  # PROTOCOL.md §11
+HEARTBEAT_S = 0.1  # PROTOCOL.md §11: no shot starts after a longer host silence
 _ARMED_STATES = (DeviceState.ARMED, DeviceState.FIRING)
 _IN_TISSUE_PHASES = ("insert", "dispense", "dwell")
 
@@ -138,7 +142,12 @@ class SimDevice:
         self._rng_phys = random.Random(f"mesosim:{seed}:physics")
         self._rng_sensor = random.Random(f"mesosim:{seed}:sensor")
         self._rng_query = random.Random(f"mesosim:{seed}:query")
-        self._rng_nonce = random.Random(f"mesosim:{seed}:nonce")
+        # Boot nonces and clock start values are not derived from the seed: a simulator started
+        # again with the same seed is a new boot of the device and must look like one (§14).
+        # `reproducible` (byte-exact replays in tests) derives them from the seed instead.
+        entropy = f"mesosim:{seed}:nonce" if cfg.reproducible else secrets.randbits(64)
+        self._rng_nonce = random.Random(entropy)
+        self.nvm = Nvm(cfg.nvm_path or None, enabled=cfg.nvm_journal)
         self._now = 0.0
         self._out = bytearray()
         self.executed_log: list[ExecutedShot] = []
@@ -270,6 +279,12 @@ class SimDevice:
             self._check_contact()
             self._run_until(self._now)
 
+    def lose_link(self) -> None:
+        """The device's own link layer gives up (its frames go unacknowledged, §5.3): nothing
+        sequenced leaves it until link_sync, and an armed device goes safe with LINK_LOST."""
+        self._ep.link.lost = True
+        self._flush()
+
     def power_cycle(self) -> None:
         """Power loss now; the device boots again `boot_time_s` later with a new nonce.
 
@@ -391,13 +406,18 @@ class SimDevice:
         """Power-up (PROTOCOL.md §14): fresh link, boot_event, IDLE."""
         self._powered = True
         self._boot_at = None
-        self._clock = DeviceClock(self.config.clock_offset_ticks, self.config.clock_drift_ppm, t)
+        start = self.config.clock_offset_ticks
+        if not self.config.reproducible:
+            start += self._rng_nonce.randrange(2**32)  # about an hour: every boot its own clock
+        self._clock = DeviceClock(start, self.config.clock_drift_ppm, t)
+        self.nvm.boot(self.boot_nonce)
         self._ep = Endpoint()
         self._state = DeviceState.BOOT
         self._homed = False
         self._faults = 0
         self._session = 0
         self._last_session = 0
+        self._used_sessions: set[int] = set()  # armed in this boot: never armed again (§12.4)
         self._telemetry_s = 0.0
         self._next_telemetry = math.inf
         self._disarm_pending = False
@@ -411,7 +431,8 @@ class SimDevice:
         self._over_since: float | None = None
         self._link_lost_seen = False
         # A lone delimiter first flushes whatever half frame the host saw before power loss.
-        self._out += b"\0" + self._ep.send(BootEvent(self.boot_nonce), check=False)
+        boot_event = self._ep.send(BootEvent(self.boot_nonce), check=False)
+        self._out += b"\0" + (b"" if self.config.lose_boot_event else boot_event)
         self._state = DeviceState.IDLE  # boot_event is the report of this change (no state_event)
 
     def _on_boot(self) -> None:
@@ -556,7 +577,7 @@ class SimDevice:
         )
 
     def _on_clock_query(self, msg: ClockQuery) -> None:
-        self._send(ClockReply(msg.token, self._ticks()))
+        self._send(ClockReply(msg.token, self.boot_nonce, self._ticks()))
 
     def _on_status_query(self, msg: StatusQuery) -> None:
         self._send(self._status(msg.token))
@@ -566,6 +587,7 @@ class SimDevice:
         last = self._book.last_started.get(session, NO_INDEX) if session else NO_INDEX
         return StatusReply(
             token=token,
+            boot_nonce=self.boot_nonce,
             state=int(self._state),
             ticks=self._ticks(),
             needle_um=_i32(self._axis.position(self._now)),
@@ -581,28 +603,46 @@ class SimDevice:
         )
 
     def _on_get_shot(self, msg: GetShot) -> None:
-        rec = self._book.get(msg.session, msg.index)
-        if rec is None:
-            self._send(
-                ShotRecordMsg(
-                    msg.token, msg.session, msg.index, int(ShotStatus.UNKNOWN), 0, 0, 0, 0, 0
-                )
-            )
-            return
-        res = rec.result
+        status, start_tick, res = self._shot_status(msg.shot_boot, msg.session, msg.index)
         self._send(
             ShotRecordMsg(
                 token=msg.token,
+                boot_nonce=self.boot_nonce,
+                shot_boot=msg.shot_boot,
                 session=msg.session,
                 index=msg.index,
-                status=int(rec.status),
-                start_tick=rec.start_tick,
-                reached_depth_um=res.reached_depth_um if res else 0,
-                delivered_nl=res.delivered_nl if res else 0,
-                peak_pressure_pa=res.peak_pressure_pa if res else 0,
-                flags=res.flags if res else 0,
+                status=int(status),
+                start_tick=start_tick,
+                reached_depth_um=res.get("reached_depth_um", 0),
+                delivered_nl=res.get("delivered_nl", 0),
+                peak_pressure_pa=res.get("peak_pressure_pa", 0),
+                flags=res.get("flags", 0),
             )
         )
+
+    def _shot_status(self, boot: int, session: int, index: int) -> tuple[ShotStatus, int, dict[str, int]]:
+        """What this device knows of (boot, session, index) — §12.5's answers."""
+        if boot == self.boot_nonce:
+            rec = self._book.get(session, index)
+            if rec is not None:
+                res = rec.result
+                fields = {} if res is None else {
+                    "reached_depth_um": res.reached_depth_um, "delivered_nl": res.delivered_nl,
+                    "peak_pressure_pa": res.peak_pressure_pa, "flags": res.flags}
+                return rec.status, rec.start_tick, fields
+            # Every record of this boot is kept unless evicted: no record, nothing evicted at or
+            # above it -> the device never received it (so far: the host checks the link).
+            if self._book.complete_above(session, index):
+                return ShotStatus.NEVER_RAN, 0, {}
+            return ShotStatus.UNKNOWN, 0, {}
+        if not self.nvm.covers(boot):
+            return ShotStatus.UNKNOWN, 0, {}
+        kept = self.nvm.shot(boot, session, index)
+        if kept is None:  # that boot ended, emptying its queue, before this shot moved
+            return ShotStatus.NEVER_RAN, 0, {}
+        if kept.result is None:  # power was lost while it executed
+            return ShotStatus.INTERRUPTED, kept.start_tick, {}
+        return ShotStatus.DONE, kept.start_tick, kept.result
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
         pass  # feeding the dead-man happened on receipt of the frame
@@ -679,6 +719,10 @@ class SimDevice:
         if msg.session == 0:
             self._reply(msg, Result.OUT_OF_RANGE)
             return
+        if msg.session in self._used_sessions:
+            self._reply(msg, Result.SESSION_USED)
+            return
+        self._used_sessions.add(msg.session)
         self._reply(msg, Result.OK)
         self._session = self._last_session = msg.session
         self._disarm_pending = False
@@ -860,6 +904,12 @@ class SimDevice:
 
     def _start_shot(self) -> None:
         cfg = self.config
+        silence = self._now - self._last_rx
+        if silence > HEARTBEAT_S:
+            # The host missed its heartbeat (§11): it may be frozen, so nothing new may start.
+            # The dead-man would trip anyway; going safe now means no needle moves meanwhile.
+            self._safe_state(Fault.LINK_LOST, round(silence * 1000))
+            return
         rec = self._queue.popleft()
         q = rec.params
         self._shots_started += 1
@@ -883,13 +933,15 @@ class SimDevice:
             line.syringe_nl = min(line.syringe_nl, 0.5 * k_true * q.volume_nl)
         # Phase 1: contact check, before the needle moves.
         if cfg.contact_sensor and not self._contact():
-            flags = int(ShotFlag.ABORTED | ShotFlag.CONTACT_LOST | ShotFlag.UNDER_DELIVERED)
+            flags = int(ShotFlag.ABORTED | ShotFlag.NOT_STARTED | ShotFlag.CONTACT_LOST
+                        | ShotFlag.UNDER_DELIVERED)
             rec.status = ShotStatus.DONE
             rec.result = ShotResult(q.session, q.index, tick, tick, 0, 0, 0, flags)
             self._send(rec.result)
             self._safe_state(Fault.CONTACT_LOST, q.index)
             return
-        # Phase 2: insertion.
+        # Phase 2: insertion. Journalled before the needle moves (§12.5).
+        self.nvm.start(self.boot_nonce, q.session, q.index, tick)
         move = self._axis.move_to(
             self._now, float(q.depth_um), float(q.speed_um_s), cfg.needle_accel_um_s2
         )
@@ -1029,6 +1081,10 @@ class SimDevice:
         )
         sh.rec.status = ShotStatus.DONE
         sh.rec.result = result
+        self.nvm.end(self.boot_nonce, q.session, q.index, {
+            "end_tick": end_tick, "reached_depth_um": result.reached_depth_um,
+            "delivered_nl": result.delivered_nl, "peak_pressure_pa": result.peak_pressure_pa,
+            "flags": result.flags})
         log = sh.log
         log.end_tick = end_tick
         log.reported_depth_um = result.reached_depth_um
@@ -1209,6 +1265,9 @@ class SimDevice:
         self._faults |= 1 << (int(code) - 1)
         self._send(FaultEvent(int(code), self._ticks(), _i32(detail)))
         self._set_state(target)
+        # Also as a datagram: it reaches the host even when the sequenced stream cannot (§10).
+        self._send(FaultNotice(self.boot_nonce, int(target), self._faults & 0xFFFF, int(code),
+                               self._ticks(), _i32(detail)))
 
     def _cancel_queue(self) -> None:
         for rec in self._queue:

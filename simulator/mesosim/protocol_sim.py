@@ -59,6 +59,7 @@ class Serial(SerialBase):  # type: ignore[misc]  # pyserial is untyped
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.sim: SimPort | None = None
         self.sim_config: Any = None
+        self._shot_log: Any = None  # ShotLogWriter when the URL asks for shot_log=PATH
         super().__init__(*args, **kwargs)
 
     # -- open / close ------------------------------------------------------------------------
@@ -69,13 +70,27 @@ class Serial(SerialBase):  # type: ignore[misc]  # pyserial is untyped
         if self._port is None:
             raise SerialException("Port must be configured before it can be used.")
         self.sim_config, realtime = parse_url(self._port)
-        self.sim = open_pipe(self.sim_config, realtime=realtime)
+        if self.sim_config.shot_log:
+            from mesosim.transports.shotlog import ShotLogWriter
+
+            try:
+                self._shot_log = ShotLogWriter(self.sim_config.shot_log)
+            except OSError as exc:
+                raise SerialException(f"sim:// shot_log {self.sim_config.shot_log!r}: "
+                                      f"{exc.strerror or exc}") from None
+        try:
+            self.sim = open_pipe(self.sim_config, realtime=realtime, after_step=self._shot_log)
+        except OSError as exc:  # e.g. the nvm file cannot be opened
+            raise SerialException(f"sim:// could not start: {exc}") from None
         self.is_open = True
 
     def close(self) -> None:
         if self.sim is not None:
             self.sim.close()
             self.sim = None
+        if self._shot_log is not None:
+            self._shot_log.close()
+            self._shot_log = None
         # Like pyserial's own posix port, not io.RawIOBase.close: the port can be reopened.
         self.is_open = False
 

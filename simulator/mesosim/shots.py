@@ -72,12 +72,18 @@ class ShotBook:
         self._records: OrderedDict[tuple[int, int], ShotRecord] = OrderedDict()
         self.max_index: dict[int, int] = {}
         self.last_started: dict[int, int] = {}
+        self._evicted_max: dict[int, int] = {}  # per session: highest index evicted
 
     def __len__(self) -> int:
         return len(self._records)
 
     def get(self, session: int, index: int) -> ShotRecord | None:
         return self._records.get((session, index))
+
+    def complete_above(self, session: int, index: int) -> bool:
+        """True if no record of `session` at or above `index` was ever evicted, so a missing
+        record there means the shot was never received."""
+        return index > self._evicted_max.get(session, -1)
 
     def add(self, record: ShotRecord) -> None:
         key = (record.params.session, record.params.index)
@@ -89,6 +95,9 @@ class ShotBook:
             old_key, old = self._records.popitem(last=False)
             if old.status in (ShotStatus.QUEUED, ShotStatus.EXECUTING):
                 self._records[old_key] = old  # still live: keep, try the next oldest
+            else:
+                top = self._evicted_max.get(old_key[0], -1)
+                self._evicted_max[old_key[0]] = max(top, old_key[1])
         if record.status is ShotStatus.QUEUED:
             prev = self.max_index.get(key[0])
             if prev is None or key[1] > prev:

@@ -15,7 +15,7 @@ from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunConfig, RunEngine
 from mesodrive.controller.recovery import RecoveryPolicy, abort_policy
 from mesodrive.controller.states import RunState
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.plan import ValidatedPlan, load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore
 
@@ -93,7 +93,7 @@ class Run:
     def executed_points(self) -> list[int]:
         """The plan point of every shot the device executed (via the records' index → point)."""
         rows = self.store.latest_shots(self.engine.session)
-        return [rows[e.index].point for e in self.executed() if e.session == self.engine.session]
+        return [rows[e.index].point for e in self.executed() if e.session in self.engine.device_sessions]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunEngine
 from mesodrive.controller.recovery import Answer, Decision, ScriptedPolicy
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.plan import load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore
 from tests.controller.conftest import Run, write_plan
@@ -94,7 +94,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.no_point_twice()
         rows = run.store.latest_shots(run.engine.session)
         for e in run.executed():
-            if e.session == run.engine.session:
+            if e.session in run.engine.device_sessions:
                 assert rows[e.index].state in ("done", "uncertain"), (e.index, rows[e.index])
         assert run.store.verify().ok
         assert run.engine.state.terminal

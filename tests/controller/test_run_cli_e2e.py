@@ -3,7 +3,6 @@ crash (SIGKILL) and `mesodrive resume`, and broken plans that must send nothing.
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import subprocess
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mesosim.transports.shotlog import read_shot_log
 
 from mesodrive.records import RecordStore
 from tests.controller.conftest import write_plan
@@ -26,7 +26,7 @@ def _mesodrive(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
 
 
 def _shot_log(path: Path) -> list[dict]:  # type: ignore[type-arg]
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return read_shot_log(path)
 
 
 def test_run_against_a_simulator_process_over_a_pty(tmp_path: Path) -> None:
@@ -87,7 +87,9 @@ def test_sigkill_mid_session_then_resume_never_reinjects(tmp_path: Path, seed: i
         assert store.verify().ok
     finally:
         store.close()
-    executed_points = [rows[e["index"]].point for e in _shot_log(log) if e["session"] == 1]
+    truth = _shot_log(log)
+    assert all(e["session"] == rows[e["index"]].commanded["session"] for e in truth)
+    executed_points = [rows[e["index"]].point for e in truth]
     assert len(executed_points) == len(set(executed_points)), f"re-injected: {sorted(executed_points)}"
     uncertain = {r.point for r in rows.values() if r.state == "uncertain"}
     for point in range(1, 10):  # every point exactly once, or recorded as uncertain

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import Shot, ShotRequest
 
 

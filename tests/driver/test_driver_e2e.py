@@ -3,13 +3,13 @@ and USB through the simulator's pyusb backend. Plus the dead-man trip when the h
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
+from mesosim.transports.shotlog import read_shot_log
 
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotState
 from mesodrive.driver.usb_transport import UsbTransport
 from mesodrive.protocol.messages import DeviceState, Fault
@@ -37,7 +37,7 @@ def test_over_a_real_pty_with_the_shot_log_as_truth(tmp_path: Path) -> None:
             time.sleep(0.3)
         proc.terminate()
         proc.wait(10)
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    lines = read_shot_log(log)
     assert sorted(line["index"] for line in lines) == [0, 1, 2]
 
 

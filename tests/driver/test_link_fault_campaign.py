@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mesodrive.driver.errors import DriverError, ShotBlocked
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotState
 from mesodrive.protocol.messages import DeviceState
 from tests.driver.conftest import Journal, executed, fast_shot
@@ -71,7 +71,7 @@ def test_journal_and_device_log_agree_under_link_faults(seed: int, h2d: str, d2h
         while sent < 6 and time.monotonic() < deadline:
             try:
                 inj.resolve_uncertain()
-                if inj._armed_session is None:
+                if inj.armed_session is None:
                     session += 1
                     _make_ready(inj, session)
                 inj.queue_shot(fast_shot(index, inj.device_now() + 300_000))

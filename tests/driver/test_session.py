@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from mesodrive.driver import session as session_mod
+from mesodrive.driver import injector as session_mod
 from mesodrive.driver.errors import CommandRefused, HandshakeRefused, ShotBlocked
-from mesodrive.driver.session import Injector, StateChanged
+from mesodrive.driver.events import StateChanged
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotState
 from mesodrive.protocol.messages import SCHEMA_HASH, DeviceState, Fault, ShotFlag
 from tests.driver.conftest import Journal, executed, fast_shot, ready
@@ -156,7 +157,7 @@ def test_observers_see_state_changes_and_a_failing_observer_breaks_nothing(conne
     assert any(isinstance(e, StateChanged) and e.state == DeviceState.ARMED for e in seen)
 
 
-def test_reboot_makes_open_shots_uncertain_and_nothing_is_resent(connect, journal: Journal) -> None:  # type: ignore[no-untyped-def]
+def test_reboot_settles_open_shots_from_the_device_journal_and_nothing_is_resent(connect, journal: Journal) -> None:  # type: ignore[no-untyped-def]
     inj = connect("seed=2&faults=reboot@2")
     ready(inj)
     start = inj.device_now() + 200_000
@@ -166,10 +167,10 @@ def test_reboot_makes_open_shots_uncertain_and_nothing_is_resent(connect, journa
     assert inj.rebooted
     assert states[0] is ShotState.DONE
     assert states[1] is ShotState.UNCERTAIN  # the power failed during it
-    assert states[2] is ShotState.UNCERTAIN  # due about when we heard: it may have run
-    # due well after we heard of the reboot: the queue died with the old boot, so it never ran
-    assert states[3] is ShotState.CANCELLED
-    assert "before its fire time" in inj.shot(1, 3).reason
+    assert "power was lost while it executed" in inj.shot(1, 1).reason
+    # queued when the power failed: the new boot's journal proves they never moved
+    assert states[2] is ShotState.CANCELLED and states[3] is ShotState.CANCELLED
+    assert "rebooted before it started" in inj.shot(1, 3).reason
     assert all(e.index in (0, 1) for e in executed(inj))  # nothing after the reboot
     with pytest.raises(ShotBlocked):
         inj.queue_shot(fast_shot(4, 10**12))  # not armed in the new boot

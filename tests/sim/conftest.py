@@ -22,6 +22,7 @@ from mesodrive.protocol.messages import (
     ClockReply,
     CommandReply,
     DeviceState,
+    GetShot,
     Heartbeat,
     Home,
     Identify,
@@ -59,14 +60,16 @@ class WireHost:
 
     def __init__(self, config: SimConfig | None = None, **overrides: Any) -> None:
         cfg = config or SimConfig()
-        if overrides:
-            cfg = dataclasses.replace(cfg, **overrides)
+        overrides.setdefault("reproducible", True)  # byte-exact replays
+        cfg = dataclasses.replace(cfg, **overrides)
         self.dev = SimDevice(cfg)
         self.ep = Endpoint()
         self.t = 0.0
         self.inbox: list[tuple[float, Message | Undecodable]] = []
         self.wire = bytearray()  # every byte the device sent
         self.keepalive = True
+        self._next_session = 7
+        self.session = 7  # the last armed session (shots default to it)
         self.last_tx = 0.0  # when the host last wrote anything (frames, acks, garbage)
         self._next_hb = 0.0
         self._token = 0
@@ -156,6 +159,8 @@ class WireHost:
 
     def query(self, cls: type[Message], reply: type[M], **fields: Any) -> M:
         token = self.token()
+        if cls is GetShot:
+            fields.setdefault("shot_boot", self.nonce)  # about this boot unless told otherwise
         self.send(cls(token=token, **fields))  # type: ignore[call-arg]
         for _, m in reversed(self.inbox):
             if isinstance(m, reply) and getattr(m, "token", None) == token:
@@ -186,11 +191,16 @@ class WireHost:
         self.step(self.dev.config.homing_s + 0.01)
         assert self.dev.state is DeviceState.READY, self.dev.state
 
-    def arm(self, session: int = 7, telemetry_ms: int = 0) -> None:
+    def arm(self, session: int | None = None, telemetry_ms: int = 0) -> None:
+        """Arm `session`, or the next fresh id (7, 8, ...): a device arms an id once per boot."""
+        if session is None:
+            session = self._next_session
+        self._next_session = max(self._next_session, session + 1)
+        self.session = session
         self.send(Arm(self.nonce, session, telemetry_ms))
         assert self.dev.state is DeviceState.ARMED, (self.dev.state, self.msgs(CommandReply))
 
-    def ready_armed(self, session: int = 7, telemetry_ms: int = 0) -> None:
+    def ready_armed(self, session: int | None = None, telemetry_ms: int = 0) -> None:
         self.connect()
         self.home()
         self.arm(session, telemetry_ms)
@@ -233,7 +243,7 @@ class WireHost:
         self,
         index: int,
         *,
-        session: int = 7,
+        session: int | None = None,
         lead_s: float | None = 0.05,
         fire_tick: int | None = None,
         trigger: int = TriggerMode.AT_TICK,
@@ -243,6 +253,8 @@ class WireHost:
         """A queue_shot; AT_TICK shots fire ``lead_s`` after the device clock now."""
         p = dict(SHOT_DEFAULTS)
         p.update(params)
+        if session is None:
+            session = self.session  # the last armed one
         if fire_tick is None:
             fire_tick = self.dev.device_ticks() + int((lead_s or 0.0) * 1e6) if trigger == 0 else 0
         return QueueShot(

@@ -142,7 +142,7 @@ def test_random_sessions_keep_the_invariants(
         elif action == "status":
             send(StatusQuery(r))
         elif action == "get":
-            send(GetShot(r, 1 + r % 3, r % 5))
+            send(GetShot(r, dev.boot_nonce if r % 4 else r, 1 + r % 3, r % 5))
         pump()
         # advance in heartbeat-sized steps so the dead-man only trips on long waits
         end = t + (dt * 3 if action == "wait" else dt)

@@ -360,15 +360,19 @@ def test_repeat_of_rejected_and_cancelled(armed: Any) -> None:
     assert not h.dev.executed_log
 
 
-def test_repeat_survives_disarm_and_rearm(armed: Any) -> None:
+def test_a_session_id_is_armed_once_per_boot_and_repeats_survive_rearming(armed: Any) -> None:
     h = armed
     q = h.shot(0, lead_s=0.05)
     h.send(q)
     h.step(1.0)
     h.send(Disarm())
-    h.arm(session=7)
+    h.step(0.01)
     h.clear()
-    h.send(q)
+    h.send(Arm(h.nonce, 7, 0))  # the id of the session just ended: another host's shots
+    assert h.replies(Arm) == [Result.SESSION_USED] and h.dev.state is S.READY
+    h.arm(session=8)
+    h.clear()
+    h.send(q)  # session 7's index 0 again: answered from the record, never executed again
     assert h.msgs(ShotAccepted) == [ShotAccepted(7, 0)] and len(h.msgs(ShotResult)) == 1
     h.step(1.0)
     assert len(h.dev.executed_log) == 1
@@ -398,7 +402,8 @@ def test_get_shot_of_many_rejections(armed: Any) -> None:
     for i in range(300):
         h.send(h.shot(i, trigger=ON_TRIGGER, depth_um=50), check=False)
     assert h.query(GetShot, ShotRecord, session=7, index=0).status == ShotStatus.REJECTED
-    assert h.query(GetShot, ShotRecord, session=7, index=300).status == ShotStatus.UNKNOWN
+    # never received in this boot, and nothing of session 7 was evicted: a proof, not a guess
+    assert h.query(GetShot, ShotRecord, session=7, index=300).status == ShotStatus.NEVER_RAN
 
 
 # ---- dead-man (§11) ------------------------------------------------------------------------
@@ -421,6 +426,23 @@ def test_dead_man_trips_after_250ms_of_silence(armed: Any) -> None:
     assert h.query(GetShot, ShotRecord, session=7, index=1).status == ShotStatus.CANCELLED
     h.step(0.05)
     assert h.dev.true_needle_um < 0
+
+
+@pytest.mark.parametrize("silence_s", [0.12, 0.2, 0.24])
+def test_no_shot_starts_after_a_heartbeat_interval_of_host_silence(armed: Any, silence_s: float) -> None:
+    """Issue 8, defect 7: a host that froze must not see shots start during the dead-man's
+    250 ms: past one heartbeat interval (100 ms) of silence the device goes safe instead."""
+    h = armed
+    h.send(h.shot(0, lead_s=silence_s))  # due after the host has been silent that long
+    h.keepalive = False
+    last_tx = h.last_tx
+    h.step(silence_s + 0.01)
+    assert not h.dev.executed_log  # nothing started: the needle never moved
+    fe = h.last(FaultEvent)
+    assert fe.code == Fault.LINK_LOST and fe.detail > 100
+    (t_fault,) = [t for t, m in h.timed(FaultEvent)]
+    assert t_fault - last_tx < 0.25  # earlier than the dead-man itself
+    assert h.query(GetShot, ShotRecord, session=h.session, index=0).status == ShotStatus.CANCELLED
 
 
 def test_dead_man_fed_by_heartbeats_and_not_by_garbage(armed: Any) -> None:
@@ -493,7 +515,11 @@ def test_reboot_forgets_everything_and_refuses_old_nonce(armed: Any) -> None:
         0,
         0xFFFFFFFF,
     )
-    assert h.query(GetShot, ShotRecord, session=7, index=0).status == ShotStatus.UNKNOWN
+    assert h.query(GetShot, ShotRecord, session=7, index=0).status == ShotStatus.NEVER_RAN
+    # the old boot's journal: shot 1 was only queued when the power failed, so it never ran
+    rec = h.query(GetShot, ShotRecord, shot_boot=old, session=7, index=1)
+    assert (rec.boot_nonce, rec.shot_boot, rec.status) == (new, old, ShotStatus.NEVER_RAN)
+    assert h.query(GetShot, ShotRecord, shot_boot=old ^ 0x5A5A, session=7, index=1).status == ShotStatus.UNKNOWN
     h.home()
     h.clear()
     h.send(Arm(old, 7, 0))
@@ -563,8 +589,20 @@ def test_same_seed_gives_identical_bytes(make_host: Any) -> None:
 def test_boot_nonce_depends_on_seed() -> None:
     from mesosim import SimDevice
 
-    assert SimDevice(SimConfig(seed=1)).boot_nonce == SimDevice(SimConfig(seed=1)).boot_nonce
-    assert SimDevice(SimConfig(seed=1)).boot_nonce != SimDevice(SimConfig(seed=2)).boot_nonce
+    def nonce(seed: int) -> int:
+        return SimDevice(SimConfig(seed=seed, reproducible=True)).boot_nonce
+
+    assert nonce(1) == nonce(1) and nonce(1) != nonce(2)
+
+
+def test_every_simulator_instance_is_a_new_boot_by_default() -> None:
+    """Two simulators with one seed (the built-in one started again after a host crash) must
+    not look like one boot: same nonce and clock would let the host trust a stranger's records."""
+    from mesosim import SimDevice
+
+    a, b = SimDevice(SimConfig(seed=1)), SimDevice(SimConfig(seed=1))
+    assert a.boot_nonce != b.boot_nonce
+    assert a.device_ticks != b.device_ticks
 
 
 def test_arm_resets_nothing_of_other_sessions(armed: Any) -> None:

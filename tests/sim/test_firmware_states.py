@@ -140,7 +140,9 @@ def test_queries_answered_in_every_state(make_host: Any, state: DeviceState) -> 
     assert st.state == state
     assert h.query(ClockQuery, ClockReply).ticks >= st.ticks
     rec = h.query(GetShot, ShotRecord, session=1, index=12345)
-    assert rec.status == ShotStatus.UNKNOWN
+    assert rec.status == ShotStatus.NEVER_RAN  # this boot never received it
+    rec = h.query(GetShot, ShotRecord, shot_boot=h.nonce ^ 1, session=1, index=12345)
+    assert (rec.status, rec.shot_boot) == (ShotStatus.UNKNOWN, h.nonce ^ 1)  # no such boot known
     assert h.query(LinkSync, LinkSyncReply).boot_nonce == h.nonce
     assert h.dev.state is state
 

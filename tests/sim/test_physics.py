@@ -397,7 +397,7 @@ def test_no_contact_aborts_before_the_needle_moves(armed: Any) -> None:
     h.send(h.shot(0, lead_s=0.01))
     h.step(0.5)
     res = h.last(ShotResult)
-    assert res.flags == F.ABORTED | F.CONTACT_LOST | F.UNDER_DELIVERED
+    assert res.flags == F.ABORTED | F.NOT_STARTED | F.CONTACT_LOST | F.UNDER_DELIVERED
     assert res.start_tick == res.end_tick and res.delivered_nl == 0 and res.reached_depth_um == 0
     assert h.last(FaultEvent).code == Fault.CONTACT_LOST
     assert h.dev.executed_log == []  # it never moved

@@ -22,7 +22,7 @@ from mesosim.rig import CalibrationRig, RigPort, Ticking
 from mesosim.transports import WarpRunner
 
 from mesodrive.cli import main
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotRequest, ShotState
 from mesodrive.driver.transport import Transport
 from tests.sim.test_sim_cli import sim_process, stop

@@ -3,7 +3,6 @@ plain pyserial client that uses only PROTOCOL.md (link_sync, identify, status_qu
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from mesosim.transports.shotlog import read_shot_log
 
 from mesodrive.cli import main
 
@@ -134,7 +134,7 @@ def test_pty_serves_a_plain_pyserial_client(tmp_path: Path) -> None:
             result = ShotClient(client.send, client.recv).fire_one_shot(session=3, index=4)
         assert proc.poll() is None
         assert stop(proc, signal.SIGTERM) == 0
-    check_shot_log([json.loads(line) for line in shot_log.read_text().splitlines()], result)
+    check_shot_log(read_shot_log(shot_log), result)
 
 
 @pytest.mark.slow

@@ -456,7 +456,9 @@ def test_shot_log_appends_each_executed_entry_once(tmp_path: pytest.TempPathFact
         log(dev)
     log.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert lines == [{"index": i, "data": bytes([i]).hex()} for i in range(3)]
+    # a start line when the entry appears, an end line once it is final (EchoDevice: at once)
+    assert lines == [{"index": i, "data": bytes([i]).hex(), "event": e}
+                     for i in range(3) for e in ("start", "end")]
 
 
 def test_to_jsonable_keeps_wire_integers_for_int_enums() -> None:

@@ -3,7 +3,6 @@ only PROTOCOL.md and `mesodrive.protocol` encode/decode: link_sync, identify, st
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 import serial
+from mesosim.transports.shotlog import read_shot_log
 
 from mesodrive.protocol import Deframer, FrameError, Message, decode_message, encode_message
 from mesodrive.protocol.endpoint import Endpoint
@@ -272,7 +272,7 @@ def test_pipe_shot_log_records_the_executed_shot(tmp_path: Path) -> None:
         written = path.read_text()  # written while the simulator runs, not only at close
     log.close()
     assert written == path.read_text()
-    check_shot_log([json.loads(line) for line in written.splitlines()], result)
+    check_shot_log(read_shot_log(path), result)
 
 
 @pytest.mark.slow
@@ -291,7 +291,7 @@ def test_warp_runs_with_link_faults_are_reproducible() -> None:
 
     def run() -> bytes:
         config = SimConfig.from_query(
-            "seed=8&link=drop:0.2,dup:0.2,corrupt:0.2,delay:0.2,split:0.5"
+            "seed=8&reproducible=1&link=drop:0.2,dup:0.2,corrupt:0.2,delay:0.2,split:0.5"
         )
         runner = WarpRunner(build_device(config))
         out = bytearray()

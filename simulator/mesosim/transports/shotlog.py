@@ -1,12 +1,13 @@
 """The simulator's truth about executed shots, as JSON lines (`mesodrive sim --shot-log`).
 
-One line per entry of the device's `executed_log`, appended and flushed as soon as the entry
-is final, so a test can compare the host's records with what the device really did even if
-the host crashed mid-run. The firmware appends an `ExecutedShot` when a shot starts moving
-and fills it in as the shot proceeds; it is final once `end_time` is set (finished or
-aborted) or `power_lost` is true. Entries are written in order, so one shot in progress
-holds back the ones after it (there is only ever one). `close()` writes what is left,
-final or not — the truth up to the moment the simulator stopped.
+Two lines per entry of the device's `executed_log`, appended and flushed at once: one with
+`"event": "start"` when the shot starts moving, one with `"event": "end"` once the entry is
+final, so a test can compare the host's records with what the device really did even if the
+host (and with it an in-process simulator) was killed mid-shot: a start line without its end
+line is a shot that moved and never finished. The firmware appends an `ExecutedShot` when a
+shot starts moving and fills it in as the shot proceeds; it is final once `end_time` is set
+(finished or aborted) or `power_lost` is true. `close()` writes what is left, final or not.
+`read_shot_log` folds the lines back into one entry per shot.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ class ShotLogWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: TextIO = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         self._log_id: int | None = None
-        self._seen = 0
+        self._seen = 0  # entries whose end line is written
+        self._started = 0  # entries whose start line is written
         self._log: list[Any] = []
         self.written = 0
 
@@ -60,23 +63,49 @@ class ShotLogWriter:
             return
         if id(log) != self._log_id or len(log) < self._seen:
             # A new list (e.g. the device rebuilt its state): start over on it.
-            self._log_id, self._seen = id(log), 0
+            self._log_id, self._seen, self._started = id(log), 0, 0
         self._log = log
         self._write(final_only=True)
 
     def _write(self, *, final_only: bool) -> None:
         log = self._log
-        start = self._seen
+        before = (self._started, self._seen)
+        while self._started < len(log):
+            self._line(log[self._started], "start")
+            self._started += 1
         while self._seen < len(log) and (not final_only or entry_final(log[self._seen])):
-            entry = log[self._seen]
-            self._file.write(json.dumps(to_jsonable(entry), sort_keys=True) + "\n")
+            self._line(log[self._seen], "end")
             self._seen += 1
             self.written += 1
-        if self._seen != start:
+        if (self._started, self._seen) != before:
             self._file.flush()
+
+    def _line(self, entry: Any, event: str) -> None:
+        self._file.write(json.dumps({**to_jsonable(entry), "event": event}, sort_keys=True) + "\n")
 
     def close(self) -> None:
         """Write every remaining entry (final or not) and close the file."""
         if not self._file.closed:
             self._write(final_only=False)
             self._file.close()
+
+
+def read_shot_log(path: str | Path) -> list[dict[str, Any]]:
+    """One dict per shot that started moving, in order: its end line if written, else its start
+    line with `"finished": False` (the process died while it moved). A torn last line is
+    ignored. Lines of the older one-line-per-shot format count as end lines."""
+    shots: dict[tuple[int, int, int], dict[str, Any]] = {}
+    p = Path(path)
+    if not p.exists():
+        return []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        key = (e["boot_nonce"], e["session"], e["index"])
+        if e.get("event", "end") == "end":
+            shots[key] = {**e, "finished": e.get("end_time") is not None}
+        else:
+            shots.setdefault(key, {**e, "finished": False})
+    return list(shots.values())

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from mesodrive.driver.errors import DriverError
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotRequest
 
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"connected: {ident.serial} firmware {ident.firmware}, boot {ident.boot_nonce:#010x}")
             inj.home()
             inj.prime(volume_ul=20.0, flow_ul_s=50.0)
-            inj.arm(session=1)
+            session = inj.arm()
             start = inj.device_now() + 300_000  # first shot 0.3 s from now, on the device clock
             for i in range(3):
                 inj.queue_shot(ShotRequest(
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 ))
             failed = 0
             for i in range(3):
-                shot = inj.wait_shot(1, i, timeout=10.0)
+                shot = inj.wait_shot(session, i, timeout=10.0)
                 r = shot.result
                 if r is None:
                     failed += 1

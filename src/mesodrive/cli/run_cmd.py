@@ -16,6 +16,7 @@ import queue
 import signal
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -38,7 +39,7 @@ from mesodrive.controller.recovery import (
 from mesodrive.controller.resume import settle_open_shots
 from mesodrive.controller.states import RunState
 from mesodrive.driver.errors import DriverError
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.plan import (
     PlanError,
     PlanFileError,
@@ -179,8 +180,19 @@ def resume(args: argparse.Namespace) -> int:
 
 
 # ----- shared ------------------------------------------------------------------------------------
+def simulator_url(db: str | Path | None) -> str:
+    """The built-in simulator, with its non-volatile shot journal and its truth log (what it
+    really injected, a line when a shot starts moving and one when it ends) beside the records
+    database: it dies with this process, and after a kill its next boot still knows what the
+    last one did, so `resume` settles a shot exactly instead of counting it uncertain."""
+    folder = Path(db or RecordStore.default_path()).parent
+    nvm = urllib.parse.quote(str(folder / "simulator-nvm.jsonl"))
+    truth = urllib.parse.quote(str(folder / "simulator-shots.jsonl"))
+    return f"{SIMULATOR_URL}&nvm={nvm}&shot_log={truth}"
+
+
 def _connect(args: argparse.Namespace, console: Console) -> Injector | None:
-    url = args.device or SIMULATOR_URL
+    url = args.device or simulator_url(args.db)
     if args.device is None:
         console.print("[bold yellow]SIMULATOR[/]: no --device given, using the built-in simulated injector")
     try:

@@ -31,7 +31,7 @@ from mesodrive.controller.shot_rows import shot_row
 from mesodrive.controller.states import RunState, RunStateMachine
 from mesodrive.driver.errors import DriverError, LinkLostError, ShotBlocked, ShotTooLate
 from mesodrive.driver.event_bus import EventBus
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import Shot, ShotRequest, ShotState
 from mesodrive.plan import PlannedPoint, ValidatedPlan, check_point
 from mesodrive.protocol.messages import TICK_HZ, DeviceState, Fault, RejectReason, ShotFlag
@@ -124,13 +124,14 @@ class RunResult:
 
 def shot_delivered(state: ShotState, reached_depth_um: int, delivered_nl: int, flags: int) -> bool:
     """Does this shot count as the point's delivery? UNCERTAIN does (never re-inject); DONE does
-    unless the device refused it at the contact check (aborted before the needle moved)."""
+    unless the device itself says it stopped before the needle moved (flag NOT_STARTED, set only
+    by the contact check). A reported depth of 0 proves nothing: with a depth offset the needle
+    can be in the skin while the device believes it is at zero, and a retry is a second puncture."""
     if state is ShotState.UNCERTAIN:
         return True
     if state is not ShotState.DONE:
         return False
-    never_moved = bool(flags & ShotFlag.ABORTED) and delivered_nl == 0 and reached_depth_um == 0
-    return not never_moved
+    return not flags & ShotFlag.NOT_STARTED
 
 
 class RunEngine:
@@ -162,6 +163,8 @@ class RunEngine:
                                and p not in self.result.skipped)
         self.result.pending = self._pending
         self._inflight: dict[int, int] = {}  # shot index -> point
+        self._sent_under: dict[int, int] = {}  # shot index -> device session it was sent under
+        self.device_sessions: list[int] = []  # every device session armed, fresh at each arm
         self._index_point: dict[int, int] = {}
         self._next_index = first_index
         self._last_fire: int | None = None
@@ -264,7 +267,7 @@ class RunEngine:
         self._emit_progress()
 
     def _arm(self) -> None:
-        self.inj.arm(self.session, telemetry_ms=self.config.telemetry_ms)
+        self.device_sessions.append(self.inj.arm(telemetry_ms=self.config.telemetry_ms))
         self._last_fire = None  # a new schedule starts: not an underrun
 
     # ----- RUNNING --------------------------------------------------------------------------------
@@ -359,7 +362,7 @@ class RunEngine:
                           flow_ul_s=p.flow_ul_s, speed_mm_s=p.speed_mm_s, dwell_s=p.dwell_s,
                           fire_tick=fire)
         try:
-            self.inj.queue_shot(req)  # journals (durably) before sending
+            shot = self.inj.queue_shot(req)  # journals (durably) before sending
         except ShotTooLate:
             # Recording it took too long (a slow disk): never sent. The cadence slips.
             self._index_point.pop(index, None)
@@ -374,6 +377,7 @@ class RunEngine:
             self._index_point.pop(index, None)
             return False
         self._inflight[index] = point
+        self._sent_under[index] = shot.session
         self.result.stats.shots_sent += 1
         if fire is not None and now is not None:
             self.result.stats.note_slack((fire - now) / TICK_HZ, first=first)
@@ -383,7 +387,7 @@ class RunEngine:
     def _collect(self) -> None:
         """Account for every shot that became final."""
         for index, point in list(self._inflight.items()):
-            shot = self.inj.shot(self.session, index)
+            shot = self.inj.shot(self._sent_under[index], index)
             if not shot.state.final:
                 continue
             del self._inflight[index]
@@ -457,7 +461,7 @@ class RunEngine:
         """Make every in-flight shot final by asking the device (never by assuming)."""
         for index in list(self._inflight):
             try:
-                self.inj.wait_shot(self.session, index, timeout=timeout)
+                self.inj.wait_shot(self._sent_under[index], index, timeout=timeout)
             except DriverError as exc:
                 log.warning("shot %d: %s", index, exc)
         self._collect()
@@ -469,7 +473,7 @@ class RunEngine:
             log.warning("cancel_queue: %s", exc)
         for index in list(self._inflight):
             try:
-                self.inj.resolve_shot(self.session, index)
+                self.inj.resolve_shot(self._sent_under[index], index)
             except DriverError as exc:
                 log.warning("shot %d: %s", index, exc)
 

@@ -1,28 +1,22 @@
 """Resume a session after a host crash: the records say what was sent; the device says what
 happened; nothing is ever injected twice.
 
-Every shot the records show as pending or accepted is settled from the device's own record
-(same boot) — or, if the device rebooted since, counted as delivered and flagged UNCERTAIN.
+Every shot the records show as pending or accepted is settled by the driver's shot ledger rules
+(`Injector.settle_recorded`, the same rules the live driver uses): from the device's record of
+the boot it was sent in — its live record, or its non-volatile journal after a reboot — and
+UNCERTAIN (counted as delivered) whenever the device cannot prove what happened.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from mesodrive.controller.engine import shot_delivered
-from mesodrive.driver.errors import DriverError
-from mesodrive.driver.session import Injector
+from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotState
-from mesodrive.protocol.messages import ShotFlag, ShotStatus
+from mesodrive.driver.units import nl_to_ul, um_to_mm
+from mesodrive.protocol.messages import ShotFlag
 from mesodrive.records import RecordStore, ShotRow
-
-SETTLED_BY_STATUS = {
-    ShotStatus.DONE: ShotState.DONE,
-    ShotStatus.REJECTED: ShotState.REJECTED,
-    ShotStatus.CANCELLED: ShotState.CANCELLED,
-    ShotStatus.UNKNOWN: ShotState.NOT_RECEIVED,
-}
 
 
 @dataclass
@@ -63,34 +57,18 @@ def settle_open_shots(store: RecordStore, session_id: int, inj: Injector,
 
 def _settle(store: RecordStore, session_id: int, inj: Injector, row: ShotRow) -> ShotRow:
     """Ask the device about one open shot; record and return the settled row."""
-    state, reason, measured = ShotState.UNCERTAIN, "", row.measured
-    if row.boot_nonce != inj.boot_nonce:
-        reason = "resume: the device rebooted since it was sent"
-    else:
-        try:
-            rec = inj.get_shot(session_id, row.index)
-        except DriverError as exc:
-            reason = f"resume: device unreachable: {exc}"
-        else:
-            status = ShotStatus(rec.status)
-            deadline = time.monotonic() + 3.0
-            # Still queued or running from the crashed run (the dead-man normally ends that
-            # within 250 ms): wait for the device to finish it, never guess.
-            while status in (ShotStatus.QUEUED, ShotStatus.EXECUTING) and time.monotonic() < deadline:
-                time.sleep(0.05)
-                rec = inj.get_shot(session_id, row.index)
-                status = ShotStatus(rec.status)
-            settled = SETTLED_BY_STATUS.get(status)
-            if settled is None:
-                reason = f"resume: device still reports {status.name}"
-            else:
-                state, reason = settled, f"resume: device record says {status.name}"
-                if status is ShotStatus.DONE:
-                    measured = {"reached_depth_mm": rec.reached_depth_um / 1000,
-                                "delivered_ul": rec.delivered_nl / 1000, "start_tick": rec.start_tick,
-                                "end_tick": 0, "peak_pressure_kpa": rec.peak_pressure_pa / 1000,
-                                "flags": rec.flags}
-    new = ShotRow(index=row.index, point=row.point, state=state.value, reason=reason,
+    device_session = int(row.commanded.get("session") or session_id)  # older rows: the records id
+    state, reason, result = inj.settle_recorded(row.boot_nonce, device_session, row.index,
+                                                seen_accepted=row.state == "accepted")
+    measured = row.measured
+    if state is None:  # still queued or executing on the device after the wait: never guess
+        state, reason = ShotState.UNCERTAIN, f"{reason} (still, after waiting)"
+    if result is not None:
+        measured = {"reached_depth_mm": um_to_mm(result.reached_depth_um),
+                    "delivered_ul": nl_to_ul(result.delivered_nl), "start_tick": result.start_tick,
+                    "end_tick": 0, "peak_pressure_kpa": result.peak_pressure_pa / 1000,
+                    "flags": result.flags}
+    new = ShotRow(index=row.index, point=row.point, state=state.value, reason=f"resume: {reason}",
                   requested=row.requested, commanded=row.commanded, measured=measured,
                   boot_nonce=row.boot_nonce)
     store.record_shot(session_id, new, sync=True)

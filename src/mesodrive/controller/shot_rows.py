@@ -28,7 +28,7 @@ def shot_row(shot: Shot, point: int) -> ShotRow:
                    "speed_mm_s": req.speed_mm_s, "dwell_s": req.dwell_s},
         commanded={"depth_um": cmd.depth_um, "volume_nl": cmd.volume_nl, "flow_nl_s": cmd.flow_nl_s,
                    "speed_um_s": cmd.speed_um_s, "dwell_ms": cmd.dwell_ms, "fire_tick": cmd.fire_tick,
-                   "profile": cmd.profile},
+                   "profile": cmd.profile, "session": shot.session},
         measured=measured,
         boot_nonce=shot.boot_nonce,
     )

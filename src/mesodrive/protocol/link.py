@@ -116,6 +116,11 @@ class Link:
         self._ack_due = False
         return [encode_frame(0, 0, self._expected, ACK_MSG_ID, b"")]
 
+    @property
+    def expected(self) -> int:
+        """The next sequence number this side expects (the `ack` value it sends)."""
+        return self._expected
+
     def next_deadline(self) -> float | None:
         """When `poll` next has work without new input (None: only on input or send)."""
         return None if self.lost else self._deadline

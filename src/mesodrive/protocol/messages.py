@@ -13,7 +13,7 @@ from mesodrive.protocol.message_base import Channel, FieldSpec, Message
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
 PROTOCOL_VERSION = 1
-SCHEMA_HASH = 0x416ac889a853f5c9
+SCHEMA_HASH = 0x336516ee347590f8
 TICK_HZ = 1000000
 MAX_PAYLOAD = 240
 HEARTBEAT_INTERVAL_MS = 100
@@ -62,6 +62,7 @@ class Result(enum.IntEnum):
     NOT_HOMED = 7
     STALE_NONCE = 8
     NO_SYRINGE = 9
+    SESSION_USED = 10
 
 
 class RejectReason(enum.IntEnum):
@@ -97,6 +98,8 @@ class ShotStatus(enum.IntEnum):
     DONE = 3
     REJECTED = 4
     CANCELLED = 5
+    NEVER_RAN = 6
+    INTERRUPTED = 7
 
 
 class ShotFlag(enum.IntFlag):
@@ -109,6 +112,7 @@ class ShotFlag(enum.IntFlag):
     STALL = 16
     UNDER_DELIVERED = 32
     EMPTY = 64
+    NOT_STARTED = 128
 
 
 class TriggerMode(enum.IntEnum):
@@ -378,6 +382,7 @@ class ClockQuery(Message, _ClockQueryFields):
 
 class _ClockReplyFields(NamedTuple):
     token: int
+    boot_nonce: int
     ticks: int  # tick
 
 
@@ -389,9 +394,10 @@ class ClockReply(Message, _ClockReplyFields):
     NAME: ClassVar[str] = 'clock_reply'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
     DIRECTION: ClassVar[str] = 'device'
-    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HQ')
+    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HIQ')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
+        FieldSpec('boot_nonce', 'u32', None, None, 0, 4294967295, False),
         FieldSpec('ticks', 'u64', 'tick', None, 0, 18446744073709551615, False),
     )
 
@@ -404,7 +410,7 @@ class ClockReply(Message, _ClockReplyFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.token <= 65535 and 0 <= self.ticks <= 18446744073709551615
+            ok = 0 <= self.token <= 65535 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.ticks <= 18446744073709551615
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -446,6 +452,7 @@ class StatusQuery(Message, _StatusQueryFields):
 
 class _StatusReplyFields(NamedTuple):
     token: int
+    boot_nonce: int
     state: int
     ticks: int  # tick
     needle_um: int  # um
@@ -468,9 +475,10 @@ class StatusReply(Message, _StatusReplyFields):
     NAME: ClassVar[str] = 'status_reply'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
     DIRECTION: ClassVar[str] = 'device'
-    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HBQiIIiBBHIIB')
+    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HIBQiIIiBBHIIB')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
+        FieldSpec('boot_nonce', 'u32', None, None, 0, 4294967295, False),
         FieldSpec('state', 'u8', None, 'DeviceState', 0, 8, True),
         FieldSpec('ticks', 'u64', 'tick', None, 0, 18446744073709551615, False),
         FieldSpec('needle_um', 'i32', 'um', None, -2147483648, 2147483647, False),
@@ -494,7 +502,7 @@ class StatusReply(Message, _StatusReplyFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.token <= 65535 and 0 <= self.state <= 8 and 0 <= self.ticks <= 18446744073709551615 and -2147483648 <= self.needle_um <= 2147483647 and 0 <= self.plunger_nl <= 4294967295 and 0 <= self.remaining_nl <= 4294967295 and -2147483648 <= self.pressure_pa <= 2147483647 and 0 <= self.contact <= 1 and 0 <= self.homed <= 1 and 0 <= self.faults <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.last_index <= 4294967295 and 0 <= self.queued <= 255
+            ok = 0 <= self.token <= 65535 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.state <= 8 and 0 <= self.ticks <= 18446744073709551615 and -2147483648 <= self.needle_um <= 2147483647 and 0 <= self.plunger_nl <= 4294967295 and 0 <= self.remaining_nl <= 4294967295 and -2147483648 <= self.pressure_pa <= 2147483647 and 0 <= self.contact <= 1 and 0 <= self.homed <= 1 and 0 <= self.faults <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.last_index <= 4294967295 and 0 <= self.queued <= 255
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -503,6 +511,7 @@ class StatusReply(Message, _StatusReplyFields):
 
 class _GetShotFields(NamedTuple):
     token: int
+    shot_boot: int
     session: int
     index: int  # type: ignore[assignment]
 
@@ -515,9 +524,10 @@ class GetShot(Message, _GetShotFields):
     NAME: ClassVar[str] = 'get_shot'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
     DIRECTION: ClassVar[str] = 'host'
-    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HII')
+    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HIII')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
+        FieldSpec('shot_boot', 'u32', None, None, 0, 4294967295, False),
         FieldSpec('session', 'u32', None, None, 0, 4294967295, False),
         FieldSpec('index', 'u32', None, None, 0, 4294967295, False),
     )
@@ -531,7 +541,7 @@ class GetShot(Message, _GetShotFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.token <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295
+            ok = 0 <= self.token <= 65535 and 0 <= self.shot_boot <= 4294967295 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -540,6 +550,8 @@ class GetShot(Message, _GetShotFields):
 
 class _ShotRecordFields(NamedTuple):
     token: int
+    boot_nonce: int
+    shot_boot: int
     session: int
     index: int  # type: ignore[assignment]
     status: int
@@ -558,12 +570,14 @@ class ShotRecord(Message, _ShotRecordFields):
     NAME: ClassVar[str] = 'shot_record'
     CHANNEL: ClassVar[Channel] = Channel.UNSEQ
     DIRECTION: ClassVar[str] = 'device'
-    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HIIBQHIiH')
+    STRUCT: ClassVar[struct.Struct] = struct.Struct('<HIIIIBQHIiH')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('token', 'u16', None, None, 0, 65535, False),
+        FieldSpec('boot_nonce', 'u32', None, None, 0, 4294967295, False),
+        FieldSpec('shot_boot', 'u32', None, None, 0, 4294967295, False),
         FieldSpec('session', 'u32', None, None, 0, 4294967295, False),
         FieldSpec('index', 'u32', None, None, 0, 4294967295, False),
-        FieldSpec('status', 'u8', None, 'ShotStatus', 0, 5, True),
+        FieldSpec('status', 'u8', None, 'ShotStatus', 0, 7, True),
         FieldSpec('start_tick', 'u64', 'tick', None, 0, 18446744073709551615, False),
         FieldSpec('reached_depth_um', 'u16', 'um', None, 0, 65535, False),
         FieldSpec('delivered_nl', 'u32', 'nL', None, 0, 4294967295, False),
@@ -580,7 +594,7 @@ class ShotRecord(Message, _ShotRecordFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.token <= 65535 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.status <= 5 and 0 <= self.start_tick <= 18446744073709551615 and 0 <= self.reached_depth_um <= 65535 and 0 <= self.delivered_nl <= 4294967295 and -2147483648 <= self.peak_pressure_pa <= 2147483647 and 0 <= self.flags <= 65535
+            ok = 0 <= self.token <= 65535 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.shot_boot <= 4294967295 and 0 <= self.session <= 4294967295 and 0 <= self.index <= 4294967295 and 0 <= self.status <= 7 and 0 <= self.start_tick <= 18446744073709551615 and 0 <= self.reached_depth_um <= 65535 and 0 <= self.delivered_nl <= 4294967295 and -2147483648 <= self.peak_pressure_pa <= 2147483647 and 0 <= self.flags <= 65535
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -664,7 +678,7 @@ class ErrorReply(Message, _ErrorReplyFields):
     STRUCT: ClassVar[struct.Struct] = struct.Struct('<BB')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('msg_id', 'u8', None, None, 0, 255, False),
-        FieldSpec('code', 'u8', None, 'Result', 0, 9, True),
+        FieldSpec('code', 'u8', None, 'Result', 0, 10, True),
     )
 
     def pack(self) -> bytes:
@@ -676,7 +690,7 @@ class ErrorReply(Message, _ErrorReplyFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.msg_id <= 255 and 0 <= self.code <= 9
+            ok = 0 <= self.msg_id <= 255 and 0 <= self.code <= 10
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -995,7 +1009,7 @@ class CommandReply(Message, _CommandReplyFields):
     STRUCT: ClassVar[struct.Struct] = struct.Struct('<BB')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('command', 'u8', None, None, 0, 255, False),
-        FieldSpec('code', 'u8', None, 'Result', 0, 9, True),
+        FieldSpec('code', 'u8', None, 'Result', 0, 10, True),
     )
 
     def pack(self) -> bytes:
@@ -1007,7 +1021,7 @@ class CommandReply(Message, _CommandReplyFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.command <= 255 and 0 <= self.code <= 9
+            ok = 0 <= self.command <= 255 and 0 <= self.code <= 10
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -1316,6 +1330,49 @@ class BootEvent(Message, _BootEventFields):
             raise self.range_errors()[0]
 
 
+class _FaultNoticeFields(NamedTuple):
+    boot_nonce: int
+    state: int
+    faults: int
+    code: int
+    tick: int  # tick
+    detail: int
+
+
+class FaultNotice(Message, _FaultNoticeFields):
+    """Sent with every fault_event, also while the device's own link is lost: the host learns of the fault even when nothing sequenced can reach it. Loss is harmless (hosts also poll status)."""
+
+    __slots__ = ()
+    MSG_ID: ClassVar[int] = 0x62
+    NAME: ClassVar[str] = 'fault_notice'
+    CHANNEL: ClassVar[Channel] = Channel.UNSEQ
+    DIRECTION: ClassVar[str] = 'device'
+    STRUCT: ClassVar[struct.Struct] = struct.Struct('<IBHBQi')
+    FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
+        FieldSpec('boot_nonce', 'u32', None, None, 0, 4294967295, False),
+        FieldSpec('state', 'u8', None, 'DeviceState', 0, 8, True),
+        FieldSpec('faults', 'u16', None, None, 0, 65535, False),
+        FieldSpec('code', 'u8', None, 'Fault', 0, 9, True),
+        FieldSpec('tick', 'u64', 'tick', None, 0, 18446744073709551615, False),
+        FieldSpec('detail', 'i32', None, None, -2147483648, 2147483647, False),
+    )
+
+    def pack(self) -> bytes:
+        return self.STRUCT.pack(*self)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> FaultNotice:
+        return _new(cls, cls.STRUCT.unpack(payload))
+
+    def check(self) -> None:
+        try:
+            ok = 0 <= self.boot_nonce <= 4294967295 and 0 <= self.state <= 8 and 0 <= self.faults <= 65535 and 0 <= self.code <= 9 and 0 <= self.tick <= 18446744073709551615 and -2147483648 <= self.detail <= 2147483647
+        except (TypeError, AttributeError, UnicodeError):
+            ok = False
+        if not ok:
+            raise self.range_errors()[0]
+
+
 MESSAGES: dict[int, type[Message]] = {
     0x00: Ack,
     0x01: LinkSync,
@@ -1349,6 +1406,7 @@ MESSAGES: dict[int, type[Message]] = {
     0x46: StateEvent,
     0x60: Telemetry,
     0x61: BootEvent,
+    0x62: FaultNotice,
 }
 
 __all__ = [
@@ -1400,4 +1458,5 @@ __all__ = [
     'StateEvent',
     'Telemetry',
     'BootEvent',
+    'FaultNotice',
 ]
