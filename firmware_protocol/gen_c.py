@@ -314,8 +314,10 @@ def _message(m: MessageDef, cat: Catalogue) -> list[str]:
 
 
 def _check_unique_defines(text: str) -> None:
-    """Two catalogue names could map to the same macro (e.g. an enum and a message prefix)."""
+    """Two catalogue names could map to the same macro (e.g. an enum and a message prefix), or
+    to the same function (a message named `message` would clash with md_message_check)."""
     names = re.findall(r"^#define (\w+)", text, flags=re.MULTILINE)
+    names += re.findall(r"^static inline [\w *]*?\b(md_\w+)\(", text, flags=re.MULTILINE)
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"generated C header defines {dupes} more than once")

@@ -277,40 +277,39 @@ def malformed_cases(cat: Catalogue) -> list[Case]:
 
 
 def bad_string_cases(cat: Catalogue) -> list[tuple[str, bytes, str]]:
-    """Frames of the first message with strN fields whose string bytes are invalid; everything
-    else about them (length, CRC, version, the other fields) is valid."""
-    m = next((m for m in sorted(cat.messages, key=lambda m: m.id)
-              if any(f.is_str for f in m.fields)), None)
-    if m is None:
+    """Frames of the message with the longest strN field (the lowest id of those) whose string
+    bytes are invalid; everything else about them (length, CRC, version, the other fields) is
+    valid. Cases longer than the field are left out."""
+    with_str = [m for m in sorted(cat.messages, key=lambda m: m.id)
+                if any(f.is_str for f in m.fields)]
+    if not with_str:
         return []
+    m = max(with_str, key=lambda m: max(f.size for f in m.fields if f.is_str))
     good = {f.name: field_value(f, cat, "pattern", m.name) for f in m.fields}
     flags = FLAG_SEQ if m.channel == "seq" else 0
 
     def with_str(field: FieldDef, data: bytes) -> bytes:
-        assert len(data) <= field.size, (field.name, data)
         payload = b"".join(data.ljust(f.size, b"\0") if f is field else pack_field(f, good[f.name])
                            for f in m.fields)
         return wire(raw_frame(cat.protocol["version"], flags, 0, 0, m.id, payload))
 
-    first = next(f for f in m.fields if f.is_str)
-    last = [f for f in m.fields if f.is_str][-1]
-    out = [(f"bad_string_{name}", with_str(first, data), "bad_string")
-           for name, data in BAD_STRINGS]
-    ok = "a" * (first.size - 1)
-    out += [
+    strs = [f for f in m.fields if f.is_str]
+    first = max(strs, key=lambda f: f.size)
+    n = first.size
+    cases = [(name, first, data) for name, data in BAD_STRINGS]
+    cases += [
         # A 3-byte character cut off by the end of a full field (no padding at all).
-        ("bad_string_cut_by_field_end", with_str(first, ok[: first.size - 2].encode() + b"\xe2\x82"),
-         "bad_string"),
+        ("cut_by_field_end", first, b"a" * (n - 2) + b"\xe2\x82"),
         # A lone non-zero byte in the last byte of the padding.
-        ("bad_string_last_padding_byte", with_str(first, b"ab".ljust(first.size - 1, b"\0") + b"\x01"),
-         "bad_string"),
+        ("last_padding_byte", first, b"ab"[: n - 1].ljust(n - 1, b"\0") + b"\x01"),
     ]
-    if last is not first:  # every strN field is checked, not only the first
-        out += [
-            (f"bad_string_{last.name}_surrogate", with_str(last, b"\xed\xa0\x80"), "bad_string"),
-            (f"bad_string_{last.name}_byte_after_padding", with_str(last, b"x\x00y"), "bad_string"),
+    for other in (f for f in strs if f is not first):  # every strN field is checked
+        cases += [
+            (f"{other.name}_surrogate", other, b"\xed\xa0\x80"),
+            (f"{other.name}_byte_after_padding", other, b"x\x00y"),
         ]
-    return out
+    return [(f"bad_string_{name}", with_str(field, data), "bad_string")
+            for name, field, data in cases if len(data) <= field.size]
 
 
 # ---- files -------------------------------------------------------------------------------------
