@@ -28,12 +28,21 @@ PRELUDE = """\
  *   MD_NAME_CHANNEL             MD_CHANNEL_SEQ / _UNSEQ / _OOB
  *   md_name_t                   plain struct of the fields (host byte order)
  *   md_name_pack(m, buf)        writes MD_NAME_SIZE bytes to buf, returns MD_NAME_SIZE
- *   md_name_unpack(m, buf, len) returns MD_OK, or MD_ERR_BAD_LENGTH if len != MD_NAME_SIZE
+ *   md_name_check(buf, len)     MD_OK, MD_ERR_BAD_LENGTH if len != MD_NAME_SIZE, or
+ *                               MD_ERR_BAD_STRING if a strN field is invalid (see below)
+ *   md_name_unpack(m, buf, len) md_name_check, then fills m (left untouched on error)
  *   MD_NAME_FIELDS(F)           X-macro: F(field, kind, size) per field, kind u8|u16|u32|u64|i32|str
  *   MD_NAME_FIELD_MIN/_MAX      valid range of fields that have one (explicit range or enum span)
  *
+ * md_message_check(id, buf, len) gives any payload's verdict: MD_OK, MD_ERR_UNKNOWN_ID,
+ * MD_ERR_BAD_LENGTH or MD_ERR_BAD_STRING, checked in that order (as the Python codec does).
+ *
  * strN fields are `char field[N]`: UTF-8, padded with 0x00, and NOT NUL-terminated when the value
  * fills all N bytes. Read them with a length bound (md_str_len), never with strlen/strcpy.
+ * Received ones are checked (PROTOCOL.md §1): the value (bytes before the first 0x00) must be
+ * well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF, no sequence cut
+ * short) and every byte after the first 0x00 must be 0x00, else the frame is MD_ERR_BAD_STRING.
+ * Senders must fill strN fields the same way (md_str_field_valid checks a buffer).
  *
  * Decoders accept any value the wire type can hold; ranges are for the receiver to check (the
  * device answers an out-of-range command with a typed rejection rather than dropping it).
@@ -108,6 +117,68 @@ static inline size_t md_str_len(const char *s, size_t n)
     return i;
 }
 
+/* Is s[0..n) well-formed UTF-8 (Unicode 15, table 3-7)? 1 or 0. Strict: no overlong forms
+ * (C0, C1, E0 80-9F, F0 80-8F), no surrogates (ED A0-BF), nothing above U+10FFFF (F4 90-BF,
+ * F5-FF), no stray continuation byte, no sequence cut off by the end of the buffer. */
+static inline int md_utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        uint8_t lo = 0x80U; /* allowed range of the second byte */
+        uint8_t hi = 0xBFU;
+        size_t more;        /* continuation bytes after the lead byte */
+        size_t k;
+        if (c < 0x80U) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2U && c <= 0xDFU) {
+            more = 1;
+        } else if (c >= 0xE0U && c <= 0xEFU) {
+            more = 2;
+            if (c == 0xE0U) {
+                lo = 0xA0U; /* below: overlong */
+            } else if (c == 0xEDU) {
+                hi = 0x9FU; /* above: surrogates U+D800-DFFF */
+            }
+        } else if (c >= 0xF0U && c <= 0xF4U) {
+            more = 3;
+            if (c == 0xF0U) {
+                lo = 0x90U; /* below: overlong */
+            } else if (c == 0xF4U) {
+                hi = 0x8FU; /* above: beyond U+10FFFF */
+            }
+        } else {
+            return 0; /* 80-BF stray continuation, C0/C1 overlong, F5-FF never valid */
+        }
+        if (n - i - 1U < more || s[i + 1U] < lo || s[i + 1U] > hi) {
+            return 0;
+        }
+        for (k = 2; k <= more; k++) {
+            if ((s[i + k] & 0xC0U) != 0x80U) {
+                return 0;
+            }
+        }
+        i += more + 1U;
+    }
+    return 1;
+}
+
+/* Is a strN field's n bytes a valid string (PROTOCOL.md §1)? 1 or 0: the bytes before the first
+ * 0x00 are well-formed UTF-8 and every byte from the first 0x00 on is 0x00. */
+static inline int md_str_field_valid(const uint8_t *p, size_t n)
+{
+    size_t len = md_str_len((const char *)p, n);
+    size_t i;
+    for (i = len; i < n; i++) {
+        if (p[i] != 0x00U) {
+            return 0;
+        }
+    }
+    return md_utf8_valid(p, len);
+}
+
 """
 
 
@@ -166,17 +237,42 @@ def _pack(m: MessageDef, up: str) -> list[str]:
     return out
 
 
-def _unpack(m: MessageDef, up: str) -> list[str]:
+def _check(m: MessageDef, up: str) -> list[str]:
     out = [
-        f"static inline int md_{m.name}_unpack(md_{m.name}_t *m, const uint8_t *buf, size_t len)",
+        f"static inline int md_{m.name}_check(const uint8_t *buf, size_t len)",
         "{",
         f"    if (len != MD_{up}_SIZE) {{",
         "        return MD_ERR_BAD_LENGTH;",
         "    }",
     ]
+    strs = []
+    off = 0
+    for f in m.fields:
+        if f.is_str:
+            strs.append(f"!md_str_field_valid(buf + {off}, {f.size}U)")
+        off += f.size
+    if strs:
+        out.append("    if (" + " ||\n        ".join(strs) + ") {")
+        out.append("        return MD_ERR_BAD_STRING;")
+        out.append("    }")
+    else:
+        out.append("    (void)buf;")
+    out.append("    return MD_OK;")
+    out.append("}")
+    return out
+
+
+def _unpack(m: MessageDef, up: str) -> list[str]:
+    out = [
+        f"static inline int md_{m.name}_unpack(md_{m.name}_t *m, const uint8_t *buf, size_t len)",
+        "{",
+        f"    int err = md_{m.name}_check(buf, len);",
+        "    if (err != MD_OK) {",
+        "        return err;",
+        "    }",
+    ]
     if not m.fields:
         out.append("    (void)m;")
-        out.append("    (void)buf;")
     off = 0
     for f in m.fields:
         if f.is_str:
@@ -211,13 +307,17 @@ def _message(m: MessageDef, cat: Catalogue) -> list[str]:
     out.append("")
     out += _pack(m, up)
     out.append("")
+    out += _check(m, up)
+    out.append("")
     out += _unpack(m, up)
     return out
 
 
 def _check_unique_defines(text: str) -> None:
-    """Two catalogue names could map to the same macro (e.g. an enum and a message prefix)."""
+    """Two catalogue names could map to the same macro (e.g. an enum and a message prefix), or
+    to the same function (a message named `message` would clash with md_message_check)."""
     names = re.findall(r"^#define (\w+)", text, flags=re.MULTILINE)
+    names += re.findall(r"^static inline [\w *]*?\b(md_\w+)\(", text, flags=re.MULTILINE)
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"generated C header defines {dupes} more than once")
@@ -255,6 +355,15 @@ def generate(cat: Catalogue) -> str:
     )
     for m in messages:
         out.append(f"    case MD_MSG_{upper_snake(m.name)}: return (int)MD_{upper_snake(m.name)}_SIZE;\n")
+    out.append("    default: return MD_ERR_UNKNOWN_ID;\n    }\n}\n")
+    out.append(
+        "\n/* Verdict on a payload: MD_OK, MD_ERR_UNKNOWN_ID, MD_ERR_BAD_LENGTH or MD_ERR_BAD_STRING.\n"
+        " * After MD_OK, the message's md_<name>_unpack cannot fail. */\n"
+        "static inline int md_message_check(uint8_t msg_id, const uint8_t *buf, size_t len)\n{\n"
+        "    switch (msg_id) {\n"
+    )
+    for m in messages:
+        out.append(f"    case MD_MSG_{upper_snake(m.name)}: return md_{m.name}_check(buf, len);\n")
     out.append("    default: return MD_ERR_UNKNOWN_ID;\n    }\n}\n")
     out.append(
         "\n/* Catalogue name of a message id (\"status_reply\"), or NULL if unknown. */\n"

@@ -19,7 +19,7 @@ import enum
 import struct
 from typing import ClassVar, NamedTuple
 
-from mesodrive.protocol.message_base import Channel, FieldSpec, Message
+from mesodrive.protocol.message_base import {base_imports}
 
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
@@ -41,7 +41,8 @@ def _field_spec(f: FieldDef, cat: Catalogue) -> str:
 
 def _valid_expr(f: FieldDef, cat: Catalogue) -> str:
     if f.is_str:
-        return f"len(self.{f.name}.encode()) <= {f.size}"
+        # U+0000 would read back as padding (PROTOCOL.md §1); see message_base.str_fits.
+        return f"'\\0' not in self.{f.name} and len(self.{f.name}.encode()) <= {f.size}"
     rng = f.effective_range(cat) or (f.wire_min, f.wire_max)
     return f"{rng[0]} <= self.{f.name} <= {rng[1]}"
 
@@ -81,8 +82,9 @@ def _message(m: MessageDef, cat: Catalogue) -> str:
     if any(f.is_str for f in m.fields):
         names = ", ".join(f.name for f in m.fields)
         lines.append(f"        ({names},) = cls.STRUCT.unpack(payload)")
+        # Strict: invalid UTF-8 or junk after the padding is `bad_string` (PROTOCOL.md §1, §4).
         conv = ", ".join(
-            f"{f.name}.rstrip(b'\\0').decode(errors='replace')" if f.is_str else f.name
+            f"decode_str({f.name}, {m.name!r}, {f.name!r})" if f.is_str else f.name
             for f in m.fields
         )
         lines.append(f"        return cls({conv})")
@@ -107,7 +109,10 @@ def _message(m: MessageDef, cat: Catalogue) -> str:
 
 
 def generate(cat: Catalogue) -> str:
-    out = [HEADER]
+    imports = ["Channel", "FieldSpec", "Message"]
+    if any(f.is_str for m in cat.messages for f in m.fields):
+        imports.append("decode_str")
+    out = [HEADER.replace("{base_imports}", ", ".join(imports))]
     p = cat.protocol
     out.append(f"PROTOCOL_VERSION = {p['version']}\n")
     out.append(f"SCHEMA_HASH = {cat.schema_hash:#018x}\n")

@@ -11,6 +11,9 @@ valid range (the host encoder refuses it unless told not to check; decoders must
 Flags and seq are those the host encoder uses: flag SEQ and any seq for sequenced messages, flags 0
 and seq 0 otherwise. `malformed.json` lists frames no receiver may accept:
     {"name", "frame", "error"}   with error one of the FrameErrorKind values.
+Messages with strN fields also get a `utf8_edges` case (the code points at the edges of every UTF-8
+sequence length and around the surrogates: a strict decoder must accept them), and malformed.json
+gets `bad_string_*` frames: strN bytes that are not well-formed UTF-8, or junk after the padding.
 
 The frames are built here from the catalogue alone (own packing, own COBS, zlib's CRC), not with
 the mesodrive codec, so the vectors are an independent check of both the Python and the C codec.
@@ -106,6 +109,40 @@ def _fit_utf8(text: str, size: int) -> str:
     return out
 
 
+# Valid code points at the edges of the strict UTF-8 byte ranges, 16 bytes each, the last character
+# ending at the last byte: the lowest 2-, 3- and 4-byte forms (C2 80, E0 A0 80, F0 90 80 80), the
+# highest below the surrogates (ED 9F BF) and the highest of all (F4 8F BF BF); then the highest
+# 1- and 2-byte forms, the lowest above the surrogates, U+FFFF, U+FFFD and an emoji.
+UTF8_EDGES = ("\x80\u0800\ud7ff\U00010000\U0010ffff", "\x7f\u07ff\ue000\uffff\ufffd\U0001f600")
+
+# strN field contents no receiver may accept (PROTOCOL.md §1), each a prefix of the field; the rest
+# of the field is 0x00. Written as bytes, not built with a UTF-8 codec.
+BAD_STRINGS: list[tuple[str, bytes]] = [
+    ("lone_continuation", b"ab\x80"),
+    ("continuation_run", b"\x80\xbf\x80"),
+    ("ff_byte", b"\xff"),
+    ("fe_byte", b"a\xfe"),
+    ("overlong_slash_2_bytes", b"\xc0\xaf"),
+    ("overlong_c1", b"\xc1\xbf"),
+    ("overlong_3_bytes", b"\xe0\x80\xaf"),
+    ("overlong_3_bytes_u07ff", b"\xe0\x9f\xbf"),
+    ("overlong_4_bytes", b"\xf0\x80\x80\xaf"),
+    ("overlong_4_bytes_uffff", b"\xf0\x8f\xbf\xbf"),
+    ("surrogate_high_ud800", b"\xed\xa0\x80"),
+    ("surrogate_low_udfff", b"\xed\xbf\xbf"),
+    ("surrogate_pair_cesu8", b"\xed\xa0\xbd\xed\xb2\xa9"),
+    ("above_max_u110000", b"\xf4\x90\x80\x80"),
+    ("lead_f5", b"\xf5\x80\x80\x80"),
+    ("lead_f8_5_bytes", b"\xf8\x88\x80\x80\x80"),
+    ("missing_continuation", b"\xe2\x28\xa1"),
+    ("cut_before_padding", b"ab\xe2\x82"),
+    ("cut_4_bytes_before_padding", b"\xf0\x9f\x98"),
+    # Non-zero bytes after the first 0x00: the padding must be 0x00 to the end.
+    ("byte_after_padding", b"ab\x00c"),
+    ("utf8_after_padding", b"\x00\xc2\xb5"),
+]
+
+
 def valid_range(f: FieldDef, cat: Catalogue) -> tuple[int, int]:
     return f.effective_range(cat) or (f.wire_min, f.wire_max)
 
@@ -175,6 +212,10 @@ def message_cases(m: MessageDef, cat: Catalogue) -> list[Case]:
         full = values("pattern") | {f.name: field_value(f, cat, "utf8_full", m.name)
                                     for f in m.fields if f.is_str}
         cases.append(_case(m, "utf8_full", 1, 1, full))
+        str_fields = [f for f in m.fields if f.is_str]
+        edges = values("pattern") | {f.name: _fit_utf8(UTF8_EDGES[i % 2], f.size)
+                                     for i, f in enumerate(str_fields)}
+        cases.append(_case(m, "utf8_edges", 3, 3, edges))
     outside: dict[str, int | str] = {f.name: v for f in m.fields if (v := out_of_range_value(f, cat)) is not None}
     if outside:
         cases.append(_case(m, "out_of_range", 2, 2, values("pattern") | outside, in_range=False))
@@ -231,7 +272,44 @@ def malformed_cases(cat: Catalogue) -> list[Case]:
         (f"bad_length_{largest.name}_max_payload",
          wire(frame(bytes(max_payload), msg_id=largest.id)), "bad_length"),
     ]
+    cases += bad_string_cases(cat)
     return [{"name": n, "frame": f.hex(), "error": e} for n, f, e in cases]
+
+
+def bad_string_cases(cat: Catalogue) -> list[tuple[str, bytes, str]]:
+    """Frames of the message with the longest strN field (the lowest id of those) whose string
+    bytes are invalid; everything else about them (length, CRC, version, the other fields) is
+    valid. Cases longer than the field are left out."""
+    with_str = [m for m in sorted(cat.messages, key=lambda m: m.id)
+                if any(f.is_str for f in m.fields)]
+    if not with_str:
+        return []
+    m = max(with_str, key=lambda m: max(f.size for f in m.fields if f.is_str))
+    good = {f.name: field_value(f, cat, "pattern", m.name) for f in m.fields}
+    flags = FLAG_SEQ if m.channel == "seq" else 0
+
+    def with_str(field: FieldDef, data: bytes) -> bytes:
+        payload = b"".join(data.ljust(f.size, b"\0") if f is field else pack_field(f, good[f.name])
+                           for f in m.fields)
+        return wire(raw_frame(cat.protocol["version"], flags, 0, 0, m.id, payload))
+
+    strs = [f for f in m.fields if f.is_str]
+    first = max(strs, key=lambda f: f.size)
+    n = first.size
+    cases = [(name, first, data) for name, data in BAD_STRINGS]
+    cases += [
+        # A 3-byte character cut off by the end of a full field (no padding at all).
+        ("cut_by_field_end", first, b"a" * (n - 2) + b"\xe2\x82"),
+        # A lone non-zero byte in the last byte of the padding.
+        ("last_padding_byte", first, b"ab"[: n - 1].ljust(n - 1, b"\0") + b"\x01"),
+    ]
+    for other in (f for f in strs if f is not first):  # every strN field is checked
+        cases += [
+            (f"{other.name}_surrogate", other, b"\xed\xa0\x80"),
+            (f"{other.name}_byte_after_padding", other, b"x\x00y"),
+        ]
+    return [(f"bad_string_{name}", with_str(field, data), "bad_string")
+            for name, field, data in cases if len(data) <= field.size]
 
 
 # ---- files -------------------------------------------------------------------------------------

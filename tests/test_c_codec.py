@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from mesodrive.protocol.codec import decode_message, encode_message
-from mesodrive.protocol.frame import Frame, FrameError, decode_frame, encode_frame
-from mesodrive.protocol.message_base import FieldSpec, Message
+from mesodrive.protocol.frame import FLAG_SEQ, Frame, FrameError, decode_frame, encode_frame
+from mesodrive.protocol.message_base import Channel, FieldSpec, Message
 from mesodrive.protocol.messages import MESSAGES
+from tests.strategies import STR_PIECES, STRICT_UTF8, str_field_bytes, str_field_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 C_DIR = ROOT / "firmware_protocol" / "c"
@@ -223,12 +224,55 @@ def test_c_encoded_messages_decode_identically_in_python(
 
 # ---- damaged input: both codecs must reach the same verdict -------------------------------------
 
+WIRE_SIZE = {"u8": 1, "u16": 2, "u32": 4, "u64": 8, "i32": 4}
+STR_MESSAGES = [cls for cls in sorted(MESSAGES.values(), key=lambda c: c.MSG_ID)
+                if any(spec.str_size for spec in cls.FIELDS)]
+
+
+def _str_offsets(cls: type[Message]) -> list[tuple[int, int]]:
+    """(offset, size) of every strN field in cls's payload (packed, catalogue order)."""
+    out, off = [], 0
+    for spec in cls.FIELDS:
+        size = spec.str_size or WIRE_SIZE[spec.type]
+        if spec.str_size:
+            out.append((off, size))
+        off += size
+    assert off == cls.STRUCT.size
+    return out
+
+
+def _zero_message(cls: type[Message]) -> Message:
+    return cls(**{spec.name: "" if spec.str_size else 0 for spec in cls.FIELDS})
+
+
+def string_frame(cls: type[Message], payload: bytes, seq: int = 0, ack: int = 0) -> bytes:
+    """Wire bytes of a frame with any payload, valid CRC, flags and seq as the channel wants."""
+    sequenced = cls.CHANNEL is Channel.SEQ
+    return encode_frame(FLAG_SEQ if sequenced else 0, seq if sequenced else 0, ack, cls.MSG_ID,
+                        payload)
+
+
+@st.composite
+def string_damaged_wires(draw: st.DrawFn) -> bytes:
+    """A valid frame (CRC recomputed) of a message with strN fields whose string bytes were
+    replaced by random ones: invalid UTF-8 of every kind, junk after the padding, or valid."""
+    # The other fields stay fixed: random ones add nothing here, and the entropy they would
+    # take makes hypothesis overrun its buffer on a batch of these.
+    cls = draw(st.sampled_from(STR_MESSAGES))
+    payload = bytearray(_zero_message(cls).pack())
+    for off, size in _str_offsets(cls):
+        if draw(st.booleans()):
+            payload[off:off + size] = draw(str_field_bytes(size))
+    return string_frame(cls, bytes(payload), draw(u16s), draw(u16s))
+
 
 @st.composite
 def damaged_wires(draw: st.DrawFn) -> bytes:
     msg = draw(messages())
     wire = bytearray(encode_message(msg, draw(u16s), draw(u16s), check=False))
-    how = draw(st.sampled_from(["garbage", "flip", "cut", "insert", "raw"]))
+    how = draw(st.sampled_from(["garbage", "flip", "cut", "insert", "raw", "string"]))
+    if how == "string" and STR_MESSAGES:
+        return draw(string_damaged_wires())
     if how == "garbage":
         return draw(st.binary(max_size=300)) + draw(st.sampled_from([b"", b"\0"]))
     if how == "flip":
@@ -256,6 +300,72 @@ def test_damaged_frames_get_the_same_verdict_in_c(tool: Path, batch: list[bytes]
     got = run_tool(tool, [f"decode {w.hex()}" for w in batch])
     bad = _mismatches([w.hex() for w in batch], got, [python_verdict(w) for w in batch])
     assert not bad, "\n".join(bad)
+
+
+# Its own test (own hypothesis buffer): every example reaches the strN checks, not by chance.
+@pytest.mark.skipif(not STR_MESSAGES, reason="no message with a strN field in the catalogue")
+@FAST
+@given(st.lists(string_damaged_wires(), min_size=100, max_size=200))
+def test_damaged_strings_get_the_same_verdict_in_c(tool: Path, batch: list[bytes]) -> None:
+    got = run_tool(tool, [f"decode {w.hex()}" for w in batch])
+    bad = _mismatches([w.hex() for w in batch], got, [python_verdict(w) for w in batch])
+    assert not bad, "\n".join(bad)
+
+
+def _fields_with_pieces(size: int) -> list[bytes]:
+    """Deterministic strN contents: each piece (valid, invalid, cut short, 0x00) at every
+    position of an otherwise-valid field, then a non-zero byte at every padding position."""
+    out = []
+    for piece in STR_PIECES:
+        for pos in range(size):
+            out.append((b"a" * pos + piece)[:size].ljust(size, b"\0"))
+    for pos in range(1, size):
+        out.append(b"ok"[:pos].ljust(pos, b"\0") + b"\x01".ljust(size - pos, b"\0"))
+    return out
+
+
+@pytest.mark.skipif(not STR_MESSAGES, reason="no message with a strN field in the catalogue")
+def test_every_string_damage_gets_the_same_verdict_in_c(tool: Path) -> None:
+    # Deterministic: whatever hypothesis draws, these frames are always checked.
+    wires = []
+    for cls in STR_MESSAGES:
+        base = _zero_message(cls).pack()
+        for off, size in _str_offsets(cls):
+            for field in _fields_with_pieces(size):
+                wires.append(string_frame(cls, base[:off] + field + base[off + size:]))
+    want = [python_verdict(w) for w in wires]
+    assert sum(v == "error bad_string" for v in want) > len(wires) // 3  # reached, often
+    assert any(v.startswith("ok ") for v in want)
+    got = run_tool(tool, [f"decode {w.hex()}" for w in wires])
+    bad = _mismatches([w.hex() for w in wires], got, want)
+    assert not bad, "\n".join(bad)
+
+
+def _utf8_samples() -> list[bytes]:
+    """Every 1- and 2-byte string, and 3- and 4-byte strings for every lead and second byte
+    with the third and fourth bytes at the edges of the continuation range."""
+    edges = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF]
+    out = [bytes([a]) for a in range(256)]
+    out += [bytes([a, b]) for a in range(256) for b in range(256)]
+    out += [bytes([a, b, c]) for a in range(0xC0, 0x100) for b in range(256) for c in edges]
+    out += [bytes([a, b, c, d]) for a in range(0xF0, 0x100) for b in range(256)
+            for c in (0x7F, 0x80, 0xBF, 0xC0) for d in (0x7F, 0x80, 0xBF, 0xC0)]
+    return out
+
+
+def test_c_utf8_validator_is_strict(tool: Path) -> None:
+    samples = _utf8_samples()
+    want = ["valid" if STRICT_UTF8.fullmatch(s) else "invalid" for s in samples]
+    for s, w in zip(samples, want):  # the table-3-7 oracle is Python's strict codec, too
+        try:
+            s.decode()
+            assert w == "valid", s.hex()
+        except UnicodeDecodeError:
+            assert w == "invalid", s.hex()
+    got = run_tool(tool, [f"utf8 {s.hex()}" for s in samples])
+    bad = [f"{s.hex()}: C says {g}" for s, g, w in zip(samples, got, want) if g != w]
+    assert not bad, "\n".join(bad[:50])
+    assert str_field_ok(b"a\0\0") and not str_field_ok(b"a\0b")
 
 
 @FAST

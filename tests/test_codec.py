@@ -13,7 +13,7 @@ from mesodrive.protocol import FrameError, FrameErrorKind, RangeError, decode_fr
 from mesodrive.protocol.codec import encode_message
 from mesodrive.protocol.frame import MAX_ENCODED, MAX_FRAME, encode_frame, pack_frame
 from mesodrive.protocol.messages import MAX_PAYLOAD, MESSAGES, QueueShot, StatusQuery
-from tests.strategies import messages_of
+from tests.strategies import messages_of, str_field_bytes, str_field_ok
 
 SHOT = QueueShot(
     boot_nonce=7, session=1, index=0, trigger=0, fire_tick=10**9, depth_um=2000,
@@ -119,3 +119,57 @@ def test_unencodable_string_is_a_range_error_not_a_crash() -> None:
     fields = {spec.name: spec.min for spec in Identity.FIELDS if not spec.str_size}
     with pytest.raises(RangeError, match="serial"):
         Identity(**fields, serial="\ud800", firmware="1").check()
+
+
+def _identity_payload(serial: bytes, firmware: bytes = b"fw") -> bytes:
+    """An identity payload with these raw bytes (padded with 0x00) in its string fields."""
+    from mesodrive.protocol.messages import Identity
+
+    raw = {"serial": serial, "firmware": firmware}
+    sizes = {"u8": 1, "u16": 2, "u32": 4, "u64": 8, "i32": 4}
+    out = b"".join(raw[spec.name].ljust(spec.str_size, b"\0") if spec.str_size
+                   else bytes(sizes[spec.type]) for spec in Identity.FIELDS)
+    assert len(out) == Identity.STRUCT.size
+    return out
+
+
+@pytest.mark.parametrize(
+    "serial",
+    [b"\xff", b"ab\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+     b"ab\xe2\x82", b"a" * 14 + b"\xe2\x82", b"ab\0c", b"\0" * 15 + b"\x01"],
+)
+def test_invalid_string_is_bad_string_naming_the_field(serial: bytes) -> None:
+    from mesodrive.protocol.messages import Identity
+
+    wire = encode_frame(0, 0, 0, Identity.MSG_ID, _identity_payload(serial))
+    with pytest.raises(FrameError, match=r"identity\.serial") as err:
+        decode_message(decode_frame(wire))
+    assert err.value.kind is FrameErrorKind.BAD_STRING
+
+
+@given(raw=str_field_bytes(16))
+def test_string_fields_decode_strictly(raw: bytes) -> None:
+    from mesodrive.protocol.messages import Identity
+
+    wire = encode_frame(0, 0, 0, Identity.MSG_ID, _identity_payload(raw))
+    if str_field_ok(raw):
+        msg = decode_message(decode_frame(wire))
+        assert isinstance(msg, Identity)
+        assert msg.serial.encode() == raw.rstrip(b"\0")
+        assert encode_frame(0, 0, 0, Identity.MSG_ID, msg.pack()) == wire  # and back, exactly
+    else:
+        with pytest.raises(FrameError) as err:
+            decode_message(decode_frame(wire))
+        assert err.value.kind is FrameErrorKind.BAD_STRING
+
+
+@pytest.mark.parametrize("serial", ["a\0b", "ab\0", "\0"])
+def test_string_with_nul_is_refused(serial: str) -> None:
+    # It would read back as padding: "ab\0" as "ab", "a\0b" as bad_string.
+    from mesodrive.protocol.messages import Identity
+
+    fields = {spec.name: spec.min for spec in Identity.FIELDS if not spec.str_size}
+    msg = Identity(**fields, serial=serial, firmware="1")
+    with pytest.raises(RangeError, match="serial"):
+        msg.check()
+    assert [e.field for e in msg.range_errors()] == ["serial"]

@@ -84,11 +84,7 @@ int md_frame_decode(const uint8_t *wire, size_t len, md_frame_t *out)
 
 int md_frame_check(const md_frame_t *frame)
 {
-    int size = md_message_size(frame->msg_id);
-    if (size < 0) {
-        return size;
-    }
-    return frame->len == (size_t)size ? MD_OK : MD_ERR_BAD_LENGTH;
+    return md_message_check(frame->msg_id, frame->payload, frame->len);
 }
 
 const char *md_err_name(int err)
@@ -102,6 +98,7 @@ const char *md_err_name(int err)
     case MD_ERR_BAD_VERSION: return "bad_version";
     case MD_ERR_UNKNOWN_ID: return "unknown_id";
     case MD_ERR_BAD_LENGTH: return "bad_length";
+    case MD_ERR_BAD_STRING: return "bad_string";
     case MD_ERR_NO_SPACE: return "no_space";
     default: return "unknown_error";
     }

@@ -47,8 +47,10 @@ int md_frame_encode(uint8_t flags, uint16_t seq, uint16_t ack, uint8_t msg_id,
  * stack. */
 int md_frame_decode(const uint8_t *wire, size_t len, md_frame_t *out);
 
-/* Is a decoded frame's payload a known message of the right size? MD_OK, MD_ERR_UNKNOWN_ID or
- * MD_ERR_BAD_LENGTH (the device answers the latter two, PROTOCOL.md §5.4/§6). */
+/* Is a decoded frame's payload a valid message? MD_OK, or the undecodable verdict, checked in this
+ * order: MD_ERR_UNKNOWN_ID, MD_ERR_BAD_LENGTH, MD_ERR_BAD_STRING (a strN field that is not valid
+ * UTF-8 or has a non-zero byte after its padding). The device answers all three (PROTOCOL.md
+ * §5.1, §5.4, §6). After MD_OK the message's md_<name>_unpack cannot fail. */
 int md_frame_check(const md_frame_t *frame);
 
 /* "bad_cobs", "truncated", ... (the Python FrameErrorKind values), "ok", or "no_space". */

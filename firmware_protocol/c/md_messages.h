@@ -9,12 +9,21 @@
  *   MD_NAME_CHANNEL             MD_CHANNEL_SEQ / _UNSEQ / _OOB
  *   md_name_t                   plain struct of the fields (host byte order)
  *   md_name_pack(m, buf)        writes MD_NAME_SIZE bytes to buf, returns MD_NAME_SIZE
- *   md_name_unpack(m, buf, len) returns MD_OK, or MD_ERR_BAD_LENGTH if len != MD_NAME_SIZE
+ *   md_name_check(buf, len)     MD_OK, MD_ERR_BAD_LENGTH if len != MD_NAME_SIZE, or
+ *                               MD_ERR_BAD_STRING if a strN field is invalid (see below)
+ *   md_name_unpack(m, buf, len) md_name_check, then fills m (left untouched on error)
  *   MD_NAME_FIELDS(F)           X-macro: F(field, kind, size) per field, kind u8|u16|u32|u64|i32|str
  *   MD_NAME_FIELD_MIN/_MAX      valid range of fields that have one (explicit range or enum span)
  *
+ * md_message_check(id, buf, len) gives any payload's verdict: MD_OK, MD_ERR_UNKNOWN_ID,
+ * MD_ERR_BAD_LENGTH or MD_ERR_BAD_STRING, checked in that order (as the Python codec does).
+ *
  * strN fields are `char field[N]`: UTF-8, padded with 0x00, and NOT NUL-terminated when the value
  * fills all N bytes. Read them with a length bound (md_str_len), never with strlen/strcpy.
+ * Received ones are checked (PROTOCOL.md §1): the value (bytes before the first 0x00) must be
+ * well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF, no sequence cut
+ * short) and every byte after the first 0x00 must be 0x00, else the frame is MD_ERR_BAD_STRING.
+ * Senders must fill strN fields the same way (md_str_field_valid checks a buffer).
  *
  * Decoders accept any value the wire type can hold; ranges are for the receiver to check (the
  * device answers an out-of-range command with a typed rejection rather than dropping it).
@@ -190,6 +199,68 @@ static inline size_t md_str_len(const char *s, size_t n)
     return i;
 }
 
+/* Is s[0..n) well-formed UTF-8 (Unicode 15, table 3-7)? 1 or 0. Strict: no overlong forms
+ * (C0, C1, E0 80-9F, F0 80-8F), no surrogates (ED A0-BF), nothing above U+10FFFF (F4 90-BF,
+ * F5-FF), no stray continuation byte, no sequence cut off by the end of the buffer. */
+static inline int md_utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        uint8_t lo = 0x80U; /* allowed range of the second byte */
+        uint8_t hi = 0xBFU;
+        size_t more;        /* continuation bytes after the lead byte */
+        size_t k;
+        if (c < 0x80U) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2U && c <= 0xDFU) {
+            more = 1;
+        } else if (c >= 0xE0U && c <= 0xEFU) {
+            more = 2;
+            if (c == 0xE0U) {
+                lo = 0xA0U; /* below: overlong */
+            } else if (c == 0xEDU) {
+                hi = 0x9FU; /* above: surrogates U+D800-DFFF */
+            }
+        } else if (c >= 0xF0U && c <= 0xF4U) {
+            more = 3;
+            if (c == 0xF0U) {
+                lo = 0x90U; /* below: overlong */
+            } else if (c == 0xF4U) {
+                hi = 0x8FU; /* above: beyond U+10FFFF */
+            }
+        } else {
+            return 0; /* 80-BF stray continuation, C0/C1 overlong, F5-FF never valid */
+        }
+        if (n - i - 1U < more || s[i + 1U] < lo || s[i + 1U] > hi) {
+            return 0;
+        }
+        for (k = 2; k <= more; k++) {
+            if ((s[i + k] & 0xC0U) != 0x80U) {
+                return 0;
+            }
+        }
+        i += more + 1U;
+    }
+    return 1;
+}
+
+/* Is a strN field's n bytes a valid string (PROTOCOL.md §1)? 1 or 0: the bytes before the first
+ * 0x00 are well-formed UTF-8 and every byte from the first 0x00 on is 0x00. */
+static inline int md_str_field_valid(const uint8_t *p, size_t n)
+{
+    size_t len = md_str_len((const char *)p, n);
+    size_t i;
+    for (i = len; i < n; i++) {
+        if (p[i] != 0x00U) {
+            return 0;
+        }
+    }
+    return md_utf8_valid(p, len);
+}
+
 /* X-macro over every message, by id: X(name, NAME, id). */
 #define MD_FOR_EACH_MESSAGE(X) \
     X(ack, ACK, 0x00U) \
@@ -243,13 +314,22 @@ static inline size_t md_ack_pack(const md_ack_t *m, uint8_t *buf)
     return MD_ACK_SIZE;
 }
 
-static inline int md_ack_unpack(md_ack_t *m, const uint8_t *buf, size_t len)
+static inline int md_ack_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_ACK_SIZE) {
         return MD_ERR_BAD_LENGTH;
     }
-    (void)m;
     (void)buf;
+    return MD_OK;
+}
+
+static inline int md_ack_unpack(md_ack_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_ack_check(buf, len);
+    if (err != MD_OK) {
+        return err;
+    }
+    (void)m;
     return MD_OK;
 }
 
@@ -270,10 +350,20 @@ static inline size_t md_link_sync_pack(const md_link_sync_t *m, uint8_t *buf)
     return MD_LINK_SYNC_SIZE;
 }
 
-static inline int md_link_sync_unpack(md_link_sync_t *m, const uint8_t *buf, size_t len)
+static inline int md_link_sync_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_LINK_SYNC_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_link_sync_unpack(md_link_sync_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_link_sync_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     return MD_OK;
@@ -299,10 +389,20 @@ static inline size_t md_link_sync_reply_pack(const md_link_sync_reply_t *m, uint
     return MD_LINK_SYNC_REPLY_SIZE;
 }
 
-static inline int md_link_sync_reply_unpack(md_link_sync_reply_t *m, const uint8_t *buf, size_t len)
+static inline int md_link_sync_reply_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_LINK_SYNC_REPLY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_link_sync_reply_unpack(md_link_sync_reply_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_link_sync_reply_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     m->boot_nonce = md_get_u32(buf + 2);
@@ -326,10 +426,20 @@ static inline size_t md_identify_pack(const md_identify_t *m, uint8_t *buf)
     return MD_IDENTIFY_SIZE;
 }
 
-static inline int md_identify_unpack(md_identify_t *m, const uint8_t *buf, size_t len)
+static inline int md_identify_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_IDENTIFY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_identify_unpack(md_identify_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_identify_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     return MD_OK;
@@ -421,10 +531,23 @@ static inline size_t md_identity_pack(const md_identity_t *m, uint8_t *buf)
     return MD_IDENTITY_SIZE;
 }
 
-static inline int md_identity_unpack(md_identity_t *m, const uint8_t *buf, size_t len)
+static inline int md_identity_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_IDENTITY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    if (!md_str_field_valid(buf + 11, 16U) ||
+        !md_str_field_valid(buf + 27, 16U)) {
+        return MD_ERR_BAD_STRING;
+    }
+    return MD_OK;
+}
+
+static inline int md_identity_unpack(md_identity_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_identity_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     m->protocol_version = buf[2];
@@ -470,10 +593,20 @@ static inline size_t md_clock_query_pack(const md_clock_query_t *m, uint8_t *buf
     return MD_CLOCK_QUERY_SIZE;
 }
 
-static inline int md_clock_query_unpack(md_clock_query_t *m, const uint8_t *buf, size_t len)
+static inline int md_clock_query_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_CLOCK_QUERY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_clock_query_unpack(md_clock_query_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_clock_query_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     return MD_OK;
@@ -502,10 +635,20 @@ static inline size_t md_clock_reply_pack(const md_clock_reply_t *m, uint8_t *buf
     return MD_CLOCK_REPLY_SIZE;
 }
 
-static inline int md_clock_reply_unpack(md_clock_reply_t *m, const uint8_t *buf, size_t len)
+static inline int md_clock_reply_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_CLOCK_REPLY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_clock_reply_unpack(md_clock_reply_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_clock_reply_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     m->boot_nonce = md_get_u32(buf + 2);
@@ -530,10 +673,20 @@ static inline size_t md_status_query_pack(const md_status_query_t *m, uint8_t *b
     return MD_STATUS_QUERY_SIZE;
 }
 
-static inline int md_status_query_unpack(md_status_query_t *m, const uint8_t *buf, size_t len)
+static inline int md_status_query_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_STATUS_QUERY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_status_query_unpack(md_status_query_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_status_query_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     return MD_OK;
@@ -601,10 +754,20 @@ static inline size_t md_status_reply_pack(const md_status_reply_t *m, uint8_t *b
     return MD_STATUS_REPLY_SIZE;
 }
 
-static inline int md_status_reply_unpack(md_status_reply_t *m, const uint8_t *buf, size_t len)
+static inline int md_status_reply_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_STATUS_REPLY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_status_reply_unpack(md_status_reply_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_status_reply_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     m->boot_nonce = md_get_u32(buf + 2);
@@ -649,10 +812,20 @@ static inline size_t md_get_shot_pack(const md_get_shot_t *m, uint8_t *buf)
     return MD_GET_SHOT_SIZE;
 }
 
-static inline int md_get_shot_unpack(md_get_shot_t *m, const uint8_t *buf, size_t len)
+static inline int md_get_shot_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_GET_SHOT_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_get_shot_unpack(md_get_shot_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_get_shot_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     m->shot_boot = md_get_u32(buf + 2);
@@ -710,10 +883,20 @@ static inline size_t md_shot_record_pack(const md_shot_record_t *m, uint8_t *buf
     return MD_SHOT_RECORD_SIZE;
 }
 
-static inline int md_shot_record_unpack(md_shot_record_t *m, const uint8_t *buf, size_t len)
+static inline int md_shot_record_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_SHOT_RECORD_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_shot_record_unpack(md_shot_record_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_shot_record_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     m->boot_nonce = md_get_u32(buf + 2);
@@ -746,13 +929,22 @@ static inline size_t md_heartbeat_pack(const md_heartbeat_t *m, uint8_t *buf)
     return MD_HEARTBEAT_SIZE;
 }
 
-static inline int md_heartbeat_unpack(md_heartbeat_t *m, const uint8_t *buf, size_t len)
+static inline int md_heartbeat_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_HEARTBEAT_SIZE) {
         return MD_ERR_BAD_LENGTH;
     }
-    (void)m;
     (void)buf;
+    return MD_OK;
+}
+
+static inline int md_heartbeat_unpack(md_heartbeat_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_heartbeat_check(buf, len);
+    if (err != MD_OK) {
+        return err;
+    }
+    (void)m;
     return MD_OK;
 }
 
@@ -773,10 +965,20 @@ static inline size_t md_estop_pack(const md_estop_t *m, uint8_t *buf)
     return MD_ESTOP_SIZE;
 }
 
-static inline int md_estop_unpack(md_estop_t *m, const uint8_t *buf, size_t len)
+static inline int md_estop_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_ESTOP_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_estop_unpack(md_estop_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_estop_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->token = md_get_u16(buf + 0);
     return MD_OK;
@@ -804,10 +1006,20 @@ static inline size_t md_error_reply_pack(const md_error_reply_t *m, uint8_t *buf
     return MD_ERROR_REPLY_SIZE;
 }
 
-static inline int md_error_reply_unpack(md_error_reply_t *m, const uint8_t *buf, size_t len)
+static inline int md_error_reply_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_ERROR_REPLY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_error_reply_unpack(md_error_reply_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_error_reply_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->msg_id = buf[0];
     m->code = buf[1];
@@ -831,13 +1043,22 @@ static inline size_t md_home_pack(const md_home_t *m, uint8_t *buf)
     return MD_HOME_SIZE;
 }
 
-static inline int md_home_unpack(md_home_t *m, const uint8_t *buf, size_t len)
+static inline int md_home_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_HOME_SIZE) {
         return MD_ERR_BAD_LENGTH;
     }
-    (void)m;
     (void)buf;
+    return MD_OK;
+}
+
+static inline int md_home_unpack(md_home_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_home_check(buf, len);
+    if (err != MD_OK) {
+        return err;
+    }
+    (void)m;
     return MD_OK;
 }
 
@@ -865,10 +1086,20 @@ static inline size_t md_prime_pack(const md_prime_t *m, uint8_t *buf)
     return MD_PRIME_SIZE;
 }
 
-static inline int md_prime_unpack(md_prime_t *m, const uint8_t *buf, size_t len)
+static inline int md_prime_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_PRIME_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_prime_unpack(md_prime_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_prime_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->volume_nl = md_get_u32(buf + 0);
     m->flow_nl_s = md_get_u32(buf + 4);
@@ -900,10 +1131,20 @@ static inline size_t md_arm_pack(const md_arm_t *m, uint8_t *buf)
     return MD_ARM_SIZE;
 }
 
-static inline int md_arm_unpack(md_arm_t *m, const uint8_t *buf, size_t len)
+static inline int md_arm_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_ARM_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_arm_unpack(md_arm_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_arm_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->boot_nonce = md_get_u32(buf + 0);
     m->session = md_get_u32(buf + 4);
@@ -928,13 +1169,22 @@ static inline size_t md_disarm_pack(const md_disarm_t *m, uint8_t *buf)
     return MD_DISARM_SIZE;
 }
 
-static inline int md_disarm_unpack(md_disarm_t *m, const uint8_t *buf, size_t len)
+static inline int md_disarm_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_DISARM_SIZE) {
         return MD_ERR_BAD_LENGTH;
     }
-    (void)m;
     (void)buf;
+    return MD_OK;
+}
+
+static inline int md_disarm_unpack(md_disarm_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_disarm_check(buf, len);
+    if (err != MD_OK) {
+        return err;
+    }
+    (void)m;
     return MD_OK;
 }
 
@@ -998,10 +1248,20 @@ static inline size_t md_queue_shot_pack(const md_queue_shot_t *m, uint8_t *buf)
     return MD_QUEUE_SHOT_SIZE;
 }
 
-static inline int md_queue_shot_unpack(md_queue_shot_t *m, const uint8_t *buf, size_t len)
+static inline int md_queue_shot_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_QUEUE_SHOT_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_queue_shot_unpack(md_queue_shot_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_queue_shot_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->boot_nonce = md_get_u32(buf + 0);
     m->session = md_get_u32(buf + 4);
@@ -1033,13 +1293,22 @@ static inline size_t md_cancel_queue_pack(const md_cancel_queue_t *m, uint8_t *b
     return MD_CANCEL_QUEUE_SIZE;
 }
 
-static inline int md_cancel_queue_unpack(md_cancel_queue_t *m, const uint8_t *buf, size_t len)
+static inline int md_cancel_queue_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_CANCEL_QUEUE_SIZE) {
         return MD_ERR_BAD_LENGTH;
     }
-    (void)m;
     (void)buf;
+    return MD_OK;
+}
+
+static inline int md_cancel_queue_unpack(md_cancel_queue_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_cancel_queue_check(buf, len);
+    if (err != MD_OK) {
+        return err;
+    }
+    (void)m;
     return MD_OK;
 }
 
@@ -1060,13 +1329,22 @@ static inline size_t md_clear_fault_pack(const md_clear_fault_t *m, uint8_t *buf
     return MD_CLEAR_FAULT_SIZE;
 }
 
-static inline int md_clear_fault_unpack(md_clear_fault_t *m, const uint8_t *buf, size_t len)
+static inline int md_clear_fault_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_CLEAR_FAULT_SIZE) {
         return MD_ERR_BAD_LENGTH;
     }
-    (void)m;
     (void)buf;
+    return MD_OK;
+}
+
+static inline int md_clear_fault_unpack(md_clear_fault_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_clear_fault_check(buf, len);
+    if (err != MD_OK) {
+        return err;
+    }
+    (void)m;
     return MD_OK;
 }
 
@@ -1087,13 +1365,22 @@ static inline size_t md_soft_trigger_pack(const md_soft_trigger_t *m, uint8_t *b
     return MD_SOFT_TRIGGER_SIZE;
 }
 
-static inline int md_soft_trigger_unpack(md_soft_trigger_t *m, const uint8_t *buf, size_t len)
+static inline int md_soft_trigger_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_SOFT_TRIGGER_SIZE) {
         return MD_ERR_BAD_LENGTH;
     }
-    (void)m;
     (void)buf;
+    return MD_OK;
+}
+
+static inline int md_soft_trigger_unpack(md_soft_trigger_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_soft_trigger_check(buf, len);
+    if (err != MD_OK) {
+        return err;
+    }
+    (void)m;
     return MD_OK;
 }
 
@@ -1116,10 +1403,20 @@ static inline size_t md_load_syringe_pack(const md_load_syringe_t *m, uint8_t *b
     return MD_LOAD_SYRINGE_SIZE;
 }
 
-static inline int md_load_syringe_unpack(md_load_syringe_t *m, const uint8_t *buf, size_t len)
+static inline int md_load_syringe_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_LOAD_SYRINGE_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_load_syringe_unpack(md_load_syringe_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_load_syringe_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->volume_nl = md_get_u32(buf + 0);
     return MD_OK;
@@ -1147,10 +1444,20 @@ static inline size_t md_command_reply_pack(const md_command_reply_t *m, uint8_t 
     return MD_COMMAND_REPLY_SIZE;
 }
 
-static inline int md_command_reply_unpack(md_command_reply_t *m, const uint8_t *buf, size_t len)
+static inline int md_command_reply_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_COMMAND_REPLY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_command_reply_unpack(md_command_reply_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_command_reply_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->command = buf[0];
     m->code = buf[1];
@@ -1177,10 +1484,20 @@ static inline size_t md_shot_accepted_pack(const md_shot_accepted_t *m, uint8_t 
     return MD_SHOT_ACCEPTED_SIZE;
 }
 
-static inline int md_shot_accepted_unpack(md_shot_accepted_t *m, const uint8_t *buf, size_t len)
+static inline int md_shot_accepted_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_SHOT_ACCEPTED_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_shot_accepted_unpack(md_shot_accepted_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_shot_accepted_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->session = md_get_u32(buf + 0);
     m->index = md_get_u32(buf + 4);
@@ -1212,10 +1529,20 @@ static inline size_t md_shot_rejected_pack(const md_shot_rejected_t *m, uint8_t 
     return MD_SHOT_REJECTED_SIZE;
 }
 
-static inline int md_shot_rejected_unpack(md_shot_rejected_t *m, const uint8_t *buf, size_t len)
+static inline int md_shot_rejected_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_SHOT_REJECTED_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_shot_rejected_unpack(md_shot_rejected_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_shot_rejected_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->session = md_get_u32(buf + 0);
     m->index = md_get_u32(buf + 4);
@@ -1261,10 +1588,20 @@ static inline size_t md_shot_result_pack(const md_shot_result_t *m, uint8_t *buf
     return MD_SHOT_RESULT_SIZE;
 }
 
-static inline int md_shot_result_unpack(md_shot_result_t *m, const uint8_t *buf, size_t len)
+static inline int md_shot_result_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_SHOT_RESULT_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_shot_result_unpack(md_shot_result_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_shot_result_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->session = md_get_u32(buf + 0);
     m->index = md_get_u32(buf + 4);
@@ -1294,10 +1631,20 @@ static inline size_t md_trigger_event_pack(const md_trigger_event_t *m, uint8_t 
     return MD_TRIGGER_EVENT_SIZE;
 }
 
-static inline int md_trigger_event_unpack(md_trigger_event_t *m, const uint8_t *buf, size_t len)
+static inline int md_trigger_event_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_TRIGGER_EVENT_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_trigger_event_unpack(md_trigger_event_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_trigger_event_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->tick = md_get_u64(buf + 0);
     return MD_OK;
@@ -1328,10 +1675,20 @@ static inline size_t md_fault_event_pack(const md_fault_event_t *m, uint8_t *buf
     return MD_FAULT_EVENT_SIZE;
 }
 
-static inline int md_fault_event_unpack(md_fault_event_t *m, const uint8_t *buf, size_t len)
+static inline int md_fault_event_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_FAULT_EVENT_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_fault_event_unpack(md_fault_event_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_fault_event_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->code = buf[0];
     m->tick = md_get_u64(buf + 1);
@@ -1364,10 +1721,20 @@ static inline size_t md_state_event_pack(const md_state_event_t *m, uint8_t *buf
     return MD_STATE_EVENT_SIZE;
 }
 
-static inline int md_state_event_unpack(md_state_event_t *m, const uint8_t *buf, size_t len)
+static inline int md_state_event_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_STATE_EVENT_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_state_event_unpack(md_state_event_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_state_event_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->state = buf[0];
     m->tick = md_get_u64(buf + 1);
@@ -1411,10 +1778,20 @@ static inline size_t md_telemetry_pack(const md_telemetry_t *m, uint8_t *buf)
     return MD_TELEMETRY_SIZE;
 }
 
-static inline int md_telemetry_unpack(md_telemetry_t *m, const uint8_t *buf, size_t len)
+static inline int md_telemetry_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_TELEMETRY_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_telemetry_unpack(md_telemetry_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_telemetry_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->tick = md_get_u64(buf + 0);
     m->state = buf[8];
@@ -1442,10 +1819,20 @@ static inline size_t md_boot_event_pack(const md_boot_event_t *m, uint8_t *buf)
     return MD_BOOT_EVENT_SIZE;
 }
 
-static inline int md_boot_event_unpack(md_boot_event_t *m, const uint8_t *buf, size_t len)
+static inline int md_boot_event_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_BOOT_EVENT_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_boot_event_unpack(md_boot_event_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_boot_event_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->boot_nonce = md_get_u32(buf + 0);
     return MD_OK;
@@ -1538,6 +1925,47 @@ static inline int md_message_size(uint8_t msg_id)
     case MD_MSG_TELEMETRY: return (int)MD_TELEMETRY_SIZE;
     case MD_MSG_BOOT_EVENT: return (int)MD_BOOT_EVENT_SIZE;
     case MD_MSG_FAULT_NOTICE: return (int)MD_FAULT_NOTICE_SIZE;
+    default: return MD_ERR_UNKNOWN_ID;
+    }
+}
+
+/* Verdict on a payload: MD_OK, MD_ERR_UNKNOWN_ID, MD_ERR_BAD_LENGTH or MD_ERR_BAD_STRING.
+ * After MD_OK, the message's md_<name>_unpack cannot fail. */
+static inline int md_message_check(uint8_t msg_id, const uint8_t *buf, size_t len)
+{
+    switch (msg_id) {
+    case MD_MSG_ACK: return md_ack_check(buf, len);
+    case MD_MSG_LINK_SYNC: return md_link_sync_check(buf, len);
+    case MD_MSG_LINK_SYNC_REPLY: return md_link_sync_reply_check(buf, len);
+    case MD_MSG_IDENTIFY: return md_identify_check(buf, len);
+    case MD_MSG_IDENTITY: return md_identity_check(buf, len);
+    case MD_MSG_CLOCK_QUERY: return md_clock_query_check(buf, len);
+    case MD_MSG_CLOCK_REPLY: return md_clock_reply_check(buf, len);
+    case MD_MSG_STATUS_QUERY: return md_status_query_check(buf, len);
+    case MD_MSG_STATUS_REPLY: return md_status_reply_check(buf, len);
+    case MD_MSG_GET_SHOT: return md_get_shot_check(buf, len);
+    case MD_MSG_SHOT_RECORD: return md_shot_record_check(buf, len);
+    case MD_MSG_HEARTBEAT: return md_heartbeat_check(buf, len);
+    case MD_MSG_ESTOP: return md_estop_check(buf, len);
+    case MD_MSG_ERROR_REPLY: return md_error_reply_check(buf, len);
+    case MD_MSG_HOME: return md_home_check(buf, len);
+    case MD_MSG_PRIME: return md_prime_check(buf, len);
+    case MD_MSG_ARM: return md_arm_check(buf, len);
+    case MD_MSG_DISARM: return md_disarm_check(buf, len);
+    case MD_MSG_QUEUE_SHOT: return md_queue_shot_check(buf, len);
+    case MD_MSG_CANCEL_QUEUE: return md_cancel_queue_check(buf, len);
+    case MD_MSG_CLEAR_FAULT: return md_clear_fault_check(buf, len);
+    case MD_MSG_SOFT_TRIGGER: return md_soft_trigger_check(buf, len);
+    case MD_MSG_LOAD_SYRINGE: return md_load_syringe_check(buf, len);
+    case MD_MSG_COMMAND_REPLY: return md_command_reply_check(buf, len);
+    case MD_MSG_SHOT_ACCEPTED: return md_shot_accepted_check(buf, len);
+    case MD_MSG_SHOT_REJECTED: return md_shot_rejected_check(buf, len);
+    case MD_MSG_SHOT_RESULT: return md_shot_result_check(buf, len);
+    case MD_MSG_TRIGGER_EVENT: return md_trigger_event_check(buf, len);
+    case MD_MSG_FAULT_EVENT: return md_fault_event_check(buf, len);
+    case MD_MSG_STATE_EVENT: return md_state_event_check(buf, len);
+    case MD_MSG_TELEMETRY: return md_telemetry_check(buf, len);
+    case MD_MSG_BOOT_EVENT: return md_boot_event_check(buf, len);
     default: return MD_ERR_UNKNOWN_ID;
     }
 }

@@ -10,6 +10,8 @@
  *     -> error <reason>
  *   cobs <hex>  /  uncobs <hex>
  *     -> <hex> | error <kind>   raw COBS, to compare with the Python package beyond frame sizes
+ *   utf8 <hex>
+ *     -> valid | invalid        md_utf8_valid on the bytes, to compare with Python's strict codec
  *   selftest
  *     -> ok | fail <what>    capacity checks and CRC check value, not reachable via vectors
  *
@@ -209,7 +211,7 @@ static void cmd_decode(const char *hex)
     }
     err = md_frame_decode(wire, (size_t)n, &f);
     if (err == MD_FRAME_OK) {
-        err = md_frame_check(&f); /* exercises md_message_size */
+        err = md_frame_check(&f); /* unknown_id, bad_length, bad_string */
     }
     if (err != MD_OK) {
         printf("error %s", md_err_name(err));
@@ -320,6 +322,17 @@ static void cmd_cobs(const char *hex, int decode)
     print_hex(out, (size_t)r);
 }
 
+static void cmd_utf8(const char *hex)
+{
+    uint8_t in[LINE_MAX_LEN / 2];
+    long n = parse_hex(hex, in, sizeof in);
+    if (n < 0) {
+        printf("error bad_hex");
+        return;
+    }
+    printf(md_utf8_valid(in, (size_t)n) ? "valid" : "invalid");
+}
+
 /* Checks the golden vectors cannot reach: buffer capacities and the CRC check value. */
 static const char *selftest(void)
 {
@@ -418,6 +431,8 @@ int main(void)
             cmd_encode(argc - 1, argv + 1);
         } else if (strcmp(argv[0], "cobs") == 0 || strcmp(argv[0], "uncobs") == 0) {
             cmd_cobs(argc > 1 ? argv[1] : "", argv[0][0] == 'u');
+        } else if (strcmp(argv[0], "utf8") == 0) {
+            cmd_utf8(argc > 1 ? argv[1] : "");
         } else if (strcmp(argv[0], "selftest") == 0) {
             const char *what = selftest();
             if (what == NULL) {

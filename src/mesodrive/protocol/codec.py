@@ -13,7 +13,7 @@ from mesodrive.protocol.frame import (
     _crc32,
     _pack_header,
 )
-from mesodrive.protocol.message_base import Channel, Message
+from mesodrive.protocol.message_base import Channel, Message, StringFieldError
 from mesodrive.protocol.messages import MESSAGES, PROTOCOL_VERSION
 
 # The fused path below builds header + payload + CRC in one go: it runs for every frame.
@@ -22,7 +22,8 @@ _SEQ = Channel.SEQ
 
 
 def decode_message(frame: Frame) -> Message:
-    """The typed message in a frame; FrameError for an unknown id or a wrong payload length."""
+    """The typed message in a frame; FrameError for an unknown id, a wrong payload length or an
+    invalid strN field (`unknown_id`, `bad_length`, `bad_string`, checked in that order)."""
     cls = _get_message(frame[3])  # msg_id
     if cls is None:
         raise FrameError(FrameErrorKind.UNKNOWN_ID, f"message id {frame.msg_id:#04x}")
@@ -33,6 +34,8 @@ def decode_message(frame: Frame) -> Message:
             FrameErrorKind.BAD_LENGTH,
             f"{cls.NAME} payload is {len(frame.payload)} bytes, expected {cls.STRUCT.size}",
         ) from None
+    except StringFieldError as exc:
+        raise FrameError(FrameErrorKind.BAD_STRING, str(exc)) from None
 
 
 def encode_message(msg: Message, seq: int = 0, ack: int = 0, *, check: bool = True) -> bytes:

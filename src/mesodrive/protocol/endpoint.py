@@ -16,7 +16,8 @@ from mesodrive.protocol.message_base import Channel, Message
 
 
 class Undecodable(NamedTuple):
-    """A valid frame whose payload is not a known message (unknown id or wrong length).
+    """A valid frame whose payload is not a known message (unknown id, wrong length, or a
+    string field that is not valid UTF-8 / has junk after its padding).
 
     Sequenced ones were still accepted by the link (so the stream does not stall); the
     receiver answers them with an error reply.

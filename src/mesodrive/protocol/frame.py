@@ -36,8 +36,10 @@ class FrameErrorKind(enum.Enum):
     OVERSIZE = "oversize"
     BAD_CRC = "bad_crc"
     BAD_VERSION = "bad_version"
+    # Undecodable (PROTOCOL.md §4): the frame passed CRC and version, its payload is no message.
     UNKNOWN_ID = "unknown_id"
     BAD_LENGTH = "bad_length"
+    BAD_STRING = "bad_string"  # a strN field: invalid UTF-8, or non-zero after the padding
 
 
 class FrameError(ValueError):

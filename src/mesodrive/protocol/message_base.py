@@ -42,6 +42,42 @@ class RangeError(ValueError):
         super().__init__(f"{message}.{field} = {value!r} is outside [{lo}, {hi}]")
 
 
+class StringFieldError(ValueError):
+    """A received strN field is not a valid string (PROTOCOL.md §1): its value (the bytes before
+    the first 0x00) is not well-formed UTF-8, or a non-zero byte follows the 0x00 padding.
+    The codec reports it as the undecodable frame error `bad_string`."""
+
+    def __init__(self, message: str, field: str, raw: bytes, reason: str) -> None:
+        self.message_name, self.field, self.raw = message, field, raw
+        super().__init__(f"{message}.{field} = {raw.hex()}: {reason}")
+
+
+def decode_str(raw: bytes, message: str, field: str) -> str:
+    """The value of a received strN field, strictly (PROTOCOL.md §1); StringFieldError if bad.
+
+    Python's strict UTF-8 codec is the protocol's definition of well-formed: it refuses
+    overlong forms, surrogates (U+D800-DFFF), anything above U+10FFFF and a sequence cut short.
+    """
+    value = raw.rstrip(b"\0")
+    if b"\0" in value:
+        raise StringFieldError(message, field, raw, "non-zero byte after the 0x00 padding")
+    try:
+        return value.decode()
+    except UnicodeDecodeError as exc:
+        raise StringFieldError(
+            message, field, raw, f"invalid UTF-8 at byte {exc.start} ({exc.reason})"
+        ) from None
+
+
+def str_fits(value: object, size: int) -> bool:
+    """Can `value` be sent in a strN field of `size` bytes? Text without U+0000 (it would read as
+    padding) whose UTF-8 form (no lone surrogates) has at most `size` bytes."""
+    try:
+        return isinstance(value, str) and "\0" not in value and len(value.encode()) <= size
+    except UnicodeEncodeError:  # e.g. a lone surrogate: not sendable as UTF-8
+        return False
+
+
 class Message:
     """A decoded message. Subclasses are generated from messages.toml."""
 
@@ -72,11 +108,7 @@ class Message:
         for spec in self.FIELDS:
             value = getattr(self, spec.name)
             if spec.str_size:
-                try:
-                    fits = isinstance(value, str) and len(value.encode()) <= spec.str_size
-                except UnicodeEncodeError:  # e.g. a lone surrogate: not sendable as UTF-8
-                    fits = False
-                if not fits:
+                if not str_fits(value, spec.str_size):
                     errors.append(RangeError(self.NAME, spec.name, value, 0, spec.str_size))
             elif (
                 not isinstance(value, int)

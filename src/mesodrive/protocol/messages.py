@@ -8,7 +8,7 @@ import enum
 import struct
 from typing import ClassVar, NamedTuple
 
-from mesodrive.protocol.message_base import Channel, FieldSpec, Message
+from mesodrive.protocol.message_base import Channel, FieldSpec, Message, decode_str
 
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
@@ -336,11 +336,11 @@ class Identity(Message, _IdentityFields):
     @classmethod
     def unpack(cls, payload: bytes) -> Identity:
         (token, protocol_version, schema_hash, serial, firmware, boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms, accel_um_s2, retract_um_s, park_um,) = cls.STRUCT.unpack(payload)
-        return cls(token, protocol_version, schema_hash, serial.rstrip(b'\0').decode(errors='replace'), firmware.rstrip(b'\0').decode(errors='replace'), boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms, accel_um_s2, retract_um_s, park_um)
+        return cls(token, protocol_version, schema_hash, decode_str(serial, 'identity', 'serial'), decode_str(firmware, 'identity', 'firmware'), boot_nonce, tick_hz, depth_min_um, depth_max_um, volume_min_nl, volume_max_nl, flow_min_nl_s, flow_max_nl_s, speed_min_um_s, speed_max_um_s, dwell_max_ms, syringe_nl, sensors, modes, queue_len, horizon_ms, accel_um_s2, retract_um_s, park_um)
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.token <= 65535 and 0 <= self.protocol_version <= 255 and 0 <= self.schema_hash <= 18446744073709551615 and len(self.serial.encode()) <= 16 and len(self.firmware.encode()) <= 16 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.tick_hz <= 4294967295 and 0 <= self.depth_min_um <= 65535 and 0 <= self.depth_max_um <= 65535 and 0 <= self.volume_min_nl <= 4294967295 and 0 <= self.volume_max_nl <= 4294967295 and 0 <= self.flow_min_nl_s <= 4294967295 and 0 <= self.flow_max_nl_s <= 4294967295 and 0 <= self.speed_min_um_s <= 4294967295 and 0 <= self.speed_max_um_s <= 4294967295 and 0 <= self.dwell_max_ms <= 65535 and 0 <= self.syringe_nl <= 4294967295 and 0 <= self.sensors <= 255 and 0 <= self.modes <= 255 and 0 <= self.queue_len <= 255 and 0 <= self.horizon_ms <= 4294967295 and 0 <= self.accel_um_s2 <= 4294967295 and 0 <= self.retract_um_s <= 4294967295 and 0 <= self.park_um <= 65535
+            ok = 0 <= self.token <= 65535 and 0 <= self.protocol_version <= 255 and 0 <= self.schema_hash <= 18446744073709551615 and '\0' not in self.serial and len(self.serial.encode()) <= 16 and '\0' not in self.firmware and len(self.firmware.encode()) <= 16 and 0 <= self.boot_nonce <= 4294967295 and 0 <= self.tick_hz <= 4294967295 and 0 <= self.depth_min_um <= 65535 and 0 <= self.depth_max_um <= 65535 and 0 <= self.volume_min_nl <= 4294967295 and 0 <= self.volume_max_nl <= 4294967295 and 0 <= self.flow_min_nl_s <= 4294967295 and 0 <= self.flow_max_nl_s <= 4294967295 and 0 <= self.speed_min_um_s <= 4294967295 and 0 <= self.speed_max_um_s <= 4294967295 and 0 <= self.dwell_max_ms <= 65535 and 0 <= self.syringe_nl <= 4294967295 and 0 <= self.sensors <= 255 and 0 <= self.modes <= 255 and 0 <= self.queue_len <= 255 and 0 <= self.horizon_ms <= 4294967295 and 0 <= self.accel_um_s2 <= 4294967295 and 0 <= self.retract_um_s <= 4294967295 and 0 <= self.park_um <= 65535
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
