@@ -38,7 +38,7 @@
 #include "md_errors.h"
 
 #define MD_PROTOCOL_VERSION 1U
-#define MD_SCHEMA_HASH 0x336516EE347590F8ULL
+#define MD_SCHEMA_HASH 0x502E43CA0C14B228ULL
 #define MD_TICK_HZ 1000000UL
 #define MD_MAX_PAYLOAD 240U
 #define MD_HEARTBEAT_INTERVAL_MS 100U
@@ -85,6 +85,7 @@
 #define MD_RESULT_STALE_NONCE 8U
 #define MD_RESULT_NO_SYRINGE 9U
 #define MD_RESULT_SESSION_USED 10U
+#define MD_RESULT_BAD_STRING 11U
 
 /* RejectReason: Why queue_shot was refused. Nothing moves when a shot is rejected. */
 #define MD_REJECT_REASON_NONE 0U
@@ -989,7 +990,7 @@ static inline int md_estop_unpack(md_estop_t *m, const uint8_t *buf, size_t len)
 #define MD_ERROR_REPLY_SIZE 2U
 #define MD_ERROR_REPLY_CHANNEL MD_CHANNEL_UNSEQ
 #define MD_ERROR_REPLY_CODE_MIN 0U
-#define MD_ERROR_REPLY_CODE_MAX 10U
+#define MD_ERROR_REPLY_CODE_MAX 11U
 #define MD_ERROR_REPLY_FIELDS(F) \
     F(msg_id, u8, 1) \
     F(code, u8, 1)
@@ -1427,7 +1428,7 @@ static inline int md_load_syringe_unpack(md_load_syringe_t *m, const uint8_t *bu
 #define MD_COMMAND_REPLY_SIZE 2U
 #define MD_COMMAND_REPLY_CHANNEL MD_CHANNEL_SEQ
 #define MD_COMMAND_REPLY_CODE_MIN 0U
-#define MD_COMMAND_REPLY_CODE_MAX 10U
+#define MD_COMMAND_REPLY_CODE_MAX 11U
 #define MD_COMMAND_REPLY_FIELDS(F) \
     F(command, u8, 1) \
     F(code, u8, 1)
@@ -1874,10 +1875,20 @@ static inline size_t md_fault_notice_pack(const md_fault_notice_t *m, uint8_t *b
     return MD_FAULT_NOTICE_SIZE;
 }
 
-static inline int md_fault_notice_unpack(md_fault_notice_t *m, const uint8_t *buf, size_t len)
+static inline int md_fault_notice_check(const uint8_t *buf, size_t len)
 {
     if (len != MD_FAULT_NOTICE_SIZE) {
         return MD_ERR_BAD_LENGTH;
+    }
+    (void)buf;
+    return MD_OK;
+}
+
+static inline int md_fault_notice_unpack(md_fault_notice_t *m, const uint8_t *buf, size_t len)
+{
+    int err = md_fault_notice_check(buf, len);
+    if (err != MD_OK) {
+        return err;
     }
     m->boot_nonce = md_get_u32(buf + 0);
     m->state = buf[4];
@@ -1966,6 +1977,7 @@ static inline int md_message_check(uint8_t msg_id, const uint8_t *buf, size_t le
     case MD_MSG_STATE_EVENT: return md_state_event_check(buf, len);
     case MD_MSG_TELEMETRY: return md_telemetry_check(buf, len);
     case MD_MSG_BOOT_EVENT: return md_boot_event_check(buf, len);
+    case MD_MSG_FAULT_NOTICE: return md_fault_notice_check(buf, len);
     default: return MD_ERR_UNKNOWN_ID;
     }
 }

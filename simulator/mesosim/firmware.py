@@ -508,11 +508,10 @@ class SimDevice:
         try:
             msg = decode_message(frame)
         except FrameError as exc:
-            code = (
-                Result.UNKNOWN_MESSAGE
-                if exc.kind is FrameErrorKind.UNKNOWN_ID
-                else Result.BAD_LENGTH
-            )
+            code = {
+                FrameErrorKind.UNKNOWN_ID: Result.UNKNOWN_MESSAGE,
+                FrameErrorKind.BAD_STRING: Result.BAD_STRING,
+            }.get(exc.kind, Result.BAD_LENGTH)
             self._refuse(frame, code)
             return
         if isinstance(msg, Estop):

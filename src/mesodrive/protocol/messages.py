@@ -13,7 +13,7 @@ from mesodrive.protocol.message_base import Channel, FieldSpec, Message, decode_
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 
 PROTOCOL_VERSION = 1
-SCHEMA_HASH = 0x336516ee347590f8
+SCHEMA_HASH = 0x502e43ca0c14b228
 TICK_HZ = 1000000
 MAX_PAYLOAD = 240
 HEARTBEAT_INTERVAL_MS = 100
@@ -63,6 +63,7 @@ class Result(enum.IntEnum):
     STALE_NONCE = 8
     NO_SYRINGE = 9
     SESSION_USED = 10
+    BAD_STRING = 11
 
 
 class RejectReason(enum.IntEnum):
@@ -678,7 +679,7 @@ class ErrorReply(Message, _ErrorReplyFields):
     STRUCT: ClassVar[struct.Struct] = struct.Struct('<BB')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('msg_id', 'u8', None, None, 0, 255, False),
-        FieldSpec('code', 'u8', None, 'Result', 0, 10, True),
+        FieldSpec('code', 'u8', None, 'Result', 0, 11, True),
     )
 
     def pack(self) -> bytes:
@@ -690,7 +691,7 @@ class ErrorReply(Message, _ErrorReplyFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.msg_id <= 255 and 0 <= self.code <= 10
+            ok = 0 <= self.msg_id <= 255 and 0 <= self.code <= 11
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -1009,7 +1010,7 @@ class CommandReply(Message, _CommandReplyFields):
     STRUCT: ClassVar[struct.Struct] = struct.Struct('<BB')
     FIELDS: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec('command', 'u8', None, None, 0, 255, False),
-        FieldSpec('code', 'u8', None, 'Result', 0, 10, True),
+        FieldSpec('code', 'u8', None, 'Result', 0, 11, True),
     )
 
     def pack(self) -> bytes:
@@ -1021,7 +1022,7 @@ class CommandReply(Message, _CommandReplyFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.command <= 255 and 0 <= self.code <= 10
+            ok = 0 <= self.command <= 255 and 0 <= self.code <= 11
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
