@@ -39,7 +39,7 @@ def check_db_path(path: Path | str | None, *, create: bool, write: bool = True) 
     p = default_db_path() if path is None else Path(path)
     try:
         st = p.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # missing, or under a file
         if not create:
             raise NoDatabaseError(f"no records database at {p}") from None
         _check_new_file(p)
