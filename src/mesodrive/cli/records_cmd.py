@@ -124,8 +124,8 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
         except UnknownSessionError as exc:
             _error(f"no session {exc.session_id} in {path}")
         except DamagedRecordsError as exc:
-            _error(f"{exc}\nthe records file is damaged: `mesodrive records verify` says where; "
-                   f"restore it from a backup")
+            _error(f"{exc}\n`mesodrive records verify` checks the whole file; restore a "
+                   f"damaged file from a backup")
             return EXIT_FAILED
         except (RecordsError, _InputError) as exc:
             _error(str(exc))

@@ -214,7 +214,7 @@ class RecordStore:
         for row_id, session, ts, body in self._read(
                 "SELECT id, session, ts, body FROM journal WHERE kind = ? ORDER BY id",
                 (KIND_SESSION_END,)):
-            ends[session] = (ts, parse_body(row_id, body))  # the last end row wins
+            ends[session] = (ts, parse_body(self.path, row_id, body))  # the last end row wins
         # Latest row per (session, index), aggregated without parsing every body in Python;
         # the point comes from the shot's first row (later rows may have lost it).
         shot_rows = self._read(
@@ -240,7 +240,8 @@ class RecordStore:
         out = []
         for row_id, session, ts, body in starts:
             try:
-                out.append(summarize(session, ts, parse_body(row_id, body), ends.get(session),
+                start = parse_body(self.path, row_id, body)
+                out.append(summarize(session, ts, start, ends.get(session),
                                      agg.get(session, (set(), 0.0, 0))))
             except (AttributeError, TypeError, ValueError) as exc:
                 raise _damaged(self.path, row_id, exc) from exc
@@ -255,8 +256,8 @@ class RecordStore:
             _check_session_id(session_id)
             rows = self._read("SELECT id, ts, session, kind, body, prev_hash, hash FROM journal "
                               "WHERE session = ? ORDER BY id", (session_id,))
-        return [JournalEntry(r[0], r[1], r[2], r[3], parse_body(r[0], r[4]), r[5], r[6])
-                for r in rows]
+        return [JournalEntry(r[0], r[1], r[2], r[3], parse_body(self.path, r[0], r[4]), r[5],
+                             r[6]) for r in rows]
 
     def session(self, session_id: int) -> SessionDetail:
         entries = self.journal(session_id)
@@ -313,7 +314,7 @@ class RecordStore:
         self._start_row(session_id)
         rows = self._read("SELECT id, body FROM journal WHERE session = ? AND kind = ? "
                           "ORDER BY id", (session_id, KIND_SHOT))
-        bodies = [parse_body(row_id, body) for row_id, body in rows]
+        bodies = [parse_body(self.path, row_id, body) for row_id, body in rows]
         try:
             return _latest_shots(bodies)
         except (KeyError, TypeError, ValueError) as exc:

@@ -13,15 +13,15 @@ from typing import Any
 from mesodrive.records.models import DamagedRecordsError, SessionSummary
 
 
-def parse_body(row_id: int, body: Any) -> dict[str, Any]:
+def parse_body(path: object, row_id: int, body: Any) -> dict[str, Any]:
     """A journal row's body as a dict; DamagedRecordsError if it is anything else."""
     try:
         value = json.loads(body) if isinstance(body, str) else None
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise DamagedRecordsError(f"journal row {row_id} is damaged: its body is not a JSON "
-                                  f"object")
+        raise DamagedRecordsError(f"{path}: the records file is damaged: journal row {row_id}'s "
+                                  f"body is not a JSON object")
     return value
 
 
