@@ -163,7 +163,8 @@ def _report(result: VerifyResult, store: RecordStore) -> int:
     # Plain print, not a rich table: the row number must survive any terminal width.
     if not result.ok:
         print(f"FAILED: {result.problem}")
-        print(f"{result.rows_checked} rows verified before it ({store.path})")
+        before = " before it" if result.first_bad_row is not None else ""
+        print(f"{result.rows_checked} rows verified{before} ({store.path})")
         return EXIT_FAILED
     keyed = ", keyed (HMAC-SHA256)" if result.keyed else ""
     print(f"OK: {result.rows_checked} rows verified, chain intact{keyed} ({store.path})")
