@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Self, TextIO
 
 from mesodrive.records import db, export
-from mesodrive.records.anchor import Head, RecordedHead, append_head, head_problem, read_heads
-from mesodrive.records.chain import StoredRow, canonical_json, verify_rows
+from mesodrive.records.anchor import Head, append_head
+from mesodrive.records.chain import canonical_json
 from mesodrive.records.keys import key_from_env, key_id
 from mesodrive.records.models import (
     KIND_ACTION,
@@ -42,6 +42,7 @@ from mesodrive.records.models import (
 from mesodrive.records.outcomes import counts_delivered
 from mesodrive.records.paths import check_db_path, default_db_path
 from mesodrive.records.summary import parse_body, summarize
+from mesodrive.records.verify import verify_database
 from mesodrive.records.writer import JournalWriter, WriterStats
 
 log = logging.getLogger(__name__)
@@ -329,66 +330,12 @@ class RecordStore:
 
         A damaged file is a failed verification, not an exception. Raises KeyRequiredError
         for a keyed chain when no key was given (nothing can be checked without it)."""
-        recorded, problems = read_heads(self.path)
-        recorded = [RecordedHead("--expect-head", h) for h in expect] + recorded
         with self._read_lock:
-            counted = _Counter()
             try:
                 conn = self._conn()
-                conn.execute("BEGIN")
-                try:
-                    keyed_problem = self._key_problem(db.stored_key_id(conn))
-                    if keyed_problem:
-                        return VerifyResult(False, 0, None, keyed_problem)
-                    head = conn.execute("SELECT last_id, last_hash FROM chain_head "
-                                        "WHERE singleton = 1").fetchone()
-                    cursor = conn.execute("SELECT id, ts, session, kind, body, prev_hash, hash "
-                                          "FROM journal ORDER BY id")
-                    result = verify_rows(counted.count(cursor),
-                                         None if head is None else (head[0], head[1]),
-                                         key=self._key, want={r.head.rows for r in recorded})
-                finally:
-                    if conn.in_transaction:
-                        conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                return VerifyResult(False, counted.n, None,
-                                    f"the records file is damaged: {exc} (after {counted.n} "
-                                    f"readable rows)")
-        if not result.ok:
-            return result
-        for rec in recorded:
-            problem = head_problem(result, rec)
-            if problem:
-                first = result.rows_checked + 1 if rec.head.rows > result.rows_checked else None
-                return VerifyResult(False, result.rows_checked, first, problem,
-                                    keyed=result.keyed)
-        if problems:
-            return VerifyResult(False, result.rows_checked, None, "; ".join(problems),
-                                keyed=result.keyed)
-        notes = []
-        if expect:
-            notes.append(f"the expected head{'s' if len(expect) > 1 else ''} "
-                         f"{', '.join(map(str, expect))} {'are' if len(expect) > 1 else 'is'} "
-                         f"in the journal")
-        beside = len(recorded) - len(expect)
-        if beside:
-            notes.append(f"{beside} head{'s' if beside > 1 else ''} recorded in "
-                         f"{self.path.name}.heads {'match' if beside > 1 else 'matches'}")
-        return replace(result, notes=tuple(notes))
-
-    def _key_problem(self, stored: str | None) -> str:
-        if stored is not None and self._key is None:
-            raise KeyRequiredError(f"{self.path}: this records chain is keyed: verifying it "
-                                   f"needs its key file (--key-file, or "
-                                   f"MESODRIVE_RECORDS_KEY_FILE)")
-        if stored is not None and self._key is not None and key_id(self._key) != stored:
-            return (f"the key given is not the key this chain was written with (key id "
-                    f"{key_id(self._key)}, the database says {stored}): a wrong key file, or "
-                    f"the database was altered")
-        if stored is None and self._key is not None:
-            return ("the chain is not keyed, but a key was given: a keyed chain was recomputed "
-                    "without its key, or this is not the database the key belongs to")
-        return ""
+                return VerifyResult(False, 0, None, f"the records file is damaged: {exc}")
+            return verify_database(conn, self.path, self._key, expect)
 
     @property
     def keyed(self) -> bool:
@@ -410,18 +357,6 @@ class RecordStore:
         else:
             export.write_json(detail, self.journal(session_id), out, check)
         return check
-
-
-class _Counter:
-    """Counts the rows a cursor yielded before it failed (a damaged page mid-walk)."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def count(self, rows: Iterable[StoredRow]) -> Iterator[StoredRow]:
-        for row in rows:
-            yield row
-            self.n += 1
 
 
 def _check_session_id(session_id: int) -> None:
