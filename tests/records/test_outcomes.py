@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mesodrive.cli import main
 from mesodrive.records import RecordStore, point_outcomes
@@ -121,3 +123,34 @@ def test_readers_warn_when_the_chain_does_not_verify(db: Path, action: list[str]
     assert main(["records", "--db", str(db), *action]) == 0
     err = capsys.readouterr().err
     assert "warning: these records do not verify: row 4 altered" in err, err
+
+
+STATES = sorted(["pending", "accepted", "done", "rejected", "cancelled", "not_received",
+                 "uncertain", "skipped"])
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.integers(0, 5), st.sampled_from([-1, 1, 2, 3, 4]),
+                               st.sampled_from(STATES), st.sampled_from([0, 1, 2, 32]),
+                               st.sampled_from([0.0, 12.5, 20.0])), max_size=25))
+def test_list_show_and_outcomes_agree(tmp_path_factory: pytest.TempPathFactory,
+                                      rows: list[tuple[int, int, str, int, float]]) -> None:
+    """The SQL aggregate behind `list`, the detail behind `show` and the per-point outcomes
+    count the same points as given, whatever the shot rows say."""
+    path = tmp_path_factory.mktemp("agree") / "r.db"
+    with RecordStore(path) as store:
+        sid = start(store, plan_snapshot=PLAN)
+        for index, point, state, flags, delivered in rows:
+            row = shot(index, state, point=point, delivered=delivered)
+            if row.measured is not None:
+                row = replace(row, measured={**row.measured, "flags": flags,
+                                             "reached_depth_mm": 0.0 if delivered == 0 else 2.4})
+            store.record_shot(sid, row)
+        store.flush()
+        listed = store.sessions()[0]
+        detail = store.session(sid)
+    outcomes = point_outcomes(detail)
+    assert listed == detail.summary
+    assert detail.summary.points_done == sum(o.counts_delivered for o in outcomes
+                                             if o.point in {r.point for r in detail.shots})

@@ -365,13 +365,15 @@ def _check_session_id(session_id: int) -> None:
 
 
 def _latest_shots(bodies: Iterable[dict[str, Any]]) -> dict[int, ShotRow]:
-    """index -> latest row; a row that lost its point (-1) keeps the one it was sent for."""
+    """index -> latest row, with the point of the shot's first row (the one journalled before it
+    was sent): later rows may have lost it (-1). `sessions()` applies the same rule in SQL."""
     latest: dict[int, ShotRow] = {}
+    first_point: dict[int, int] = {}
     for body in bodies:
         row = ShotRow.from_body(body)
-        before = latest.get(row.index)
-        if row.point < 0 and before is not None and before.point >= 0:
-            row = replace(row, point=before.point)
+        point = first_point.setdefault(row.index, row.point)
+        if point >= 0 and point != row.point:
+            row = replace(row, point=point)
         latest[row.index] = row
     return latest
 
