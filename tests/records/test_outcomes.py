@@ -154,3 +154,16 @@ def test_list_show_and_outcomes_agree(tmp_path_factory: pytest.TempPathFactory,
     assert listed == detail.summary
     assert detail.summary.points_done == sum(o.counts_delivered for o in outcomes
                                              if o.point in {r.point for r in detail.shots})
+
+
+def test_an_open_session_shows_unsettled_shots(tmp_path: Path) -> None:
+    """A crashed run: the shot was journalled (and maybe fired), nothing settled it yet."""
+    path = tmp_path / "r.db"
+    with RecordStore(path) as store:
+        sid = start(store, plan_snapshot=PLAN)
+        store.record_shot(sid, shot(0, point=1), sync=True)
+        store.record_shot(sid, shot(0, "accepted", point=1), sync=True)
+        detail = store.session(sid)
+    first = point_outcomes(detail)[0]
+    assert (first.point, first.outcome, first.counts_delivered) == (1, "not settled", False)
+    assert "`mesodrive resume` settles it" in first.text
