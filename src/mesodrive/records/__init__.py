@@ -1,9 +1,12 @@
 """Tamper-evident treatment records in SQLite (21 CFR Part 11 §11.10(e) style audit trail).
 
 One append-only, hash-chained journal holds every record: session start and end, every state
-change of every shot, alarms and operator actions. `RecordStore.verify` names the first altered
-or missing row. Writes go through one writer thread (`sync=True` waits until the row is on disk:
-a shot is persisted before it is sent); reads derive everything from the journal.
+change of every shot, alarms and operator actions. `RecordStore.verify` names the first altered,
+missing or damaged row, and checks heads kept outside the database (`anchor`: truncation,
+rollback); an optional key makes the chain an HMAC chain (`keys`). Writes go through one writer
+thread (`sync=True` waits until the row is on disk: a shot is persisted before it is sent);
+reads derive everything from the journal. Front ends call `check_db_path`/`db_path_problem`
+before they connect to a device, and show `point_outcomes` to people.
 
 This layer imports nothing else of mesodrive: the controller maps driver shots to `ShotRow`.
 """

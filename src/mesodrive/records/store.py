@@ -3,6 +3,10 @@ read-only connection and derive everything (sessions, latest shot per index) fro
 
 Reading works from any process while another one writes (WAL); `readonly=True` opens a store
 that only reads (the CLI), so looking at records can never create or change a database.
+
+Opening checks the path first (`check_db_path`): nothing is created or changed in a path that
+cannot hold the records. A file that cannot be read back as mesodrive wrote it raises
+`DamagedRecordsError` (naming the row where it can) instead of whatever SQLite or JSON said.
 """
 
 from __future__ import annotations
