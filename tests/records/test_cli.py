@@ -79,7 +79,7 @@ def test_list_and_show(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "PT-0042" in out and "completed" in out and "3/4" in out  # 4 points planned
     assert main(["records", "--db", str(db), "show", "1"]) == 0
     out = capsys.readouterr().out
-    assert "OCCLUSION" in out and "occluded point" in out and "done" in out
+    assert "OCCLUSION" in out and "occluded point" in out and "delivered" in out
 
 
 def test_export_to_file_and_stdout(db: Path, tmp_path: Path,
@@ -89,7 +89,8 @@ def test_export_to_file_and_stdout(db: Path, tmp_path: Path,
                  "-o", str(target)]) == 0
     with open(target, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["state"] for r in rows] == ["done"] * 3
+    assert [r["state"] for r in rows[:-1]] == ["done"] * 3
+    assert rows[-1]["session"] == "# chain head"  # the export ends with the chain's head
     capsys.readouterr()
     assert main(["records", "--db", str(db), "export", "1", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -83,7 +83,8 @@ def test_csv_has_one_line_per_shot_with_readable_columns(tmp_path: Path) -> None
     with RecordStore(path, readonly=True) as ro:
         ro.export(sid, "csv", out)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 1 + 4
+    assert len(lines) == 1 + 4 + 1  # header, shots, the chain-head trailer
+    assert lines[-1].startswith("# chain head,16:")
     header = lines[0].split(",")
     assert header[:4] == ["session", "index", "point", "state"]
     assert "requested.depth_mm" in header and "measured.delivered_ul" in header

@@ -1,20 +1,32 @@
-"""`mesodrive records`: verify, list, show and export the treatment records.
+"""`mesodrive records`: verify, list, show and export the treatment records; anchor the head.
 
-    mesodrive records [--db PATH] verify
+    mesodrive records [--db PATH] [--key-file FILE] verify [--expect-head ROWS:HASH ...]
     mesodrive records [--db PATH] list
     mesodrive records [--db PATH] show SESSION
     mesodrive records [--db PATH] export SESSION --format csv|json [-o FILE]
+    mesodrive records [--db PATH] anchor
 
 The database defaults to the user data directory (`RecordStore.default_path()`). Every
-subcommand opens it read-only: looking at records never creates or changes one.
+subcommand opens it read-only: looking at records never creates or changes one (`anchor` only
+appends a line to the heads file beside it). `list`, `show` and `export` verify the chain too
+and warn on stderr when it does not verify; exports end with the chain's head.
 
-Exit codes: 0 ok · 1 `verify` found an altered or missing row (named on stdout) · 2 no database
-at that path, not a records database, or no such session.
+Stored text (patient refs, operators, reasons, alarm details) is never read as rich markup and
+its control characters are shown escaped: a record must not be able to restyle or break the
+screen that shows it.
+
+Exit codes: 0 ok · 1 `verify` (or `anchor`) found an altered, missing or damaged row or a
+head that no longer matches (named on stdout); `list`/`show`/`export` found the records file
+damaged · 2 bad input: no database at that path, a --db that is a folder, not a file, not
+readable or another program's file, not a records database, a keyed chain without its key, no
+such session, a bad --expect-head, or an export path that cannot be written.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,32 +35,63 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from mesodrive.records import RecordsError, RecordStore, SessionDetail, UnknownSessionError
+from mesodrive.records import (
+    DamagedRecordsError,
+    Head,
+    KeyRequiredError,
+    NoDatabaseError,
+    RecordsError,
+    RecordStore,
+    SessionDetail,
+    UnknownSessionError,
+    VerifyResult,
+    heads_path,
+    load_key,
+    parse_head,
+    point_outcomes,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_SESSION = 2**63 - 1  # SQLite's integer range
+
+
+class _InputError(Exception):
+    """A bad argument, with the message to show (exit 2)."""
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "records", help="verify, list, show and export treatment records",
         description="Tamper-evident treatment records: verify the hash chain, list sessions, "
-                    "show one, export it as CSV or JSON.")
+                    "show one, export it as CSV or JSON, anchor the chain's head.")
     db_help = f"records database (default: {RecordStore.default_path()})"
+    key_help = ("key file of a keyed (HMAC) chain (default: the file named by "
+                "MESODRIVE_RECORDS_KEY_FILE, if set)")
     p.add_argument("--db", type=Path, default=None, help=db_help)
+    p.add_argument("--key-file", type=Path, default=None, help=key_help)
     actions = p.add_subparsers(dest="records_command", required=True, metavar="ACTION")
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         a: argparse.ArgumentParser = actions.add_parser(name, help=help_text,
                                                         description=help_text)
-        # --db also after the action; SUPPRESS keeps an absent one from hiding the outer one.
+        # Also after the action; SUPPRESS keeps an absent one from hiding the outer one.
         a.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
+        a.add_argument("--key-file", type=Path, default=argparse.SUPPRESS, help=key_help)
         return a
 
-    action("verify", "check the hash chain; name the first altered or missing row"
-           ).set_defaults(func=_verify)
+    verify = action("verify", "check the hash chain; name the first altered or missing row; "
+                              "print the chain's head")
+    verify.add_argument("--expect-head", action="append", default=[], metavar="ROWS:HASH",
+                        help="a head printed earlier (by verify, an export or the heads file): "
+                             "fail if the journal no longer holds it (truncated, rolled back)")
+    verify.set_defaults(func=_verify)
+    action("anchor", "verify, then append the chain's head to the heads file beside the "
+                     "database").set_defaults(func=_anchor)
     action("list", "list sessions").set_defaults(func=_list)
-    show = action("show", "show one session: header, shots, alarms, operator actions")
+    show = action("show", "show one session: header, what happened at each point, alarms, "
+                          "operator actions")
     show.add_argument("session", type=int, metavar="SESSION")
     show.set_defaults(func=_show)
     exp = action("export", "export one session as CSV (one line per shot) or JSON (all)")
@@ -59,52 +102,123 @@ def register(sub: Any) -> None:
     exp.set_defaults(func=_export)
 
 
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db is not None else RecordStore.default_path()
+
+
 def _open(args: argparse.Namespace) -> RecordStore:
-    path = args.db if args.db is not None else RecordStore.default_path()
-    return RecordStore(path, readonly=True)
+    if args.key_file is not None:
+        return RecordStore(_db(args), readonly=True, key=load_key(args.key_file))
+    return RecordStore(_db(args), readonly=True)  # key from MESODRIVE_RECORDS_KEY_FILE, if set
 
 
 def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Map the records' input errors to exit 2 with a message that names the path or session."""
+    """Map every expected failure to a message naming the thing and its value (no traceback)."""
 
     def run(args: argparse.Namespace) -> int:
-        path = args.db if args.db is not None else RecordStore.default_path()
+        path = _db(args)
         try:
             return int(fn(args))
-        except FileNotFoundError:
-            print(f"error: no records database at {path}", file=sys.stderr)
+        except NoDatabaseError:
+            _error(f"no records database at {path}")
         except UnknownSessionError as exc:
-            print(f"error: no session {exc.session_id} in {path}", file=sys.stderr)
-        except RecordsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(f"no session {exc.session_id} in {path}")
+        except DamagedRecordsError as exc:
+            _error(f"{exc}\n`mesodrive records verify` checks the whole file; restore a "
+                   f"damaged file from a backup")
+            return EXIT_FAILED
+        except (RecordsError, _InputError) as exc:
+            _error(str(exc))
+        except OSError as exc:  # e.g. the heads file cannot be appended to
+            _error(f"{exc.filename or path}: {exc.strerror or exc}")
         return EXIT_USAGE
 
     return run
 
 
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _session(number: int) -> int:
+    if not 1 <= number <= MAX_SESSION:
+        raise _InputError(f"session {number} is not a session number (1 to {MAX_SESSION})")
+    return number
+
+
 @_guarded
 def _verify(args: argparse.Namespace) -> int:
+    heads: list[Head] = []
+    for text in args.expect_head:
+        try:
+            heads.append(parse_head(text))
+        except ValueError as exc:
+            raise _InputError(f"--expect-head: {exc}") from None
     with _open(args) as store:
-        result = store.verify()
-    if result.ok:
-        print(f"OK: {result.rows_checked} rows verified, chain intact ({store.path})")
-        print(f"chain head: {result.head_hash}")
-        return EXIT_OK
+        result = store.verify(heads)
+    return _report(result, store)
+
+
+def _report(result: VerifyResult, store: RecordStore) -> int:
     # Plain print, not a rich table: the row number must survive any terminal width.
-    print(f"FAILED: {result.problem}")
-    print(f"{result.rows_checked} rows verified before it ({store.path})")
-    return EXIT_FAILED
+    if not result.ok:
+        print(f"FAILED: {result.problem}")
+        before = " before it" if result.first_bad_row is not None else ""
+        print(f"{result.rows_checked} rows verified{before} ({store.path})")
+        return EXIT_FAILED
+    keyed = ", keyed (HMAC-SHA256)" if result.keyed else ""
+    print(f"OK: {result.rows_checked} rows verified, chain intact{keyed} ({store.path})")
+    for note in result.notes:
+        print(f"  {note}")
+    print(f"chain head: {result.head}")
+    print("  keep this head elsewhere; `mesodrive records verify --expect-head HEAD` later "
+          "shows whether rows were removed or the file was replaced by an older copy")
+    return EXIT_OK
+
+
+@_guarded
+def _anchor(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        result = store.write_anchor("records anchor")
+    code = _report(result, store)
+    if code == EXIT_OK:
+        print(f"appended to {heads_path(store.path)}")
+    return code
+
+
+def _warn_unverified(store: RecordStore) -> None:
+    """Warn (stderr) when what is about to be shown comes from a chain that does not verify."""
+    try:
+        result = store.verify()
+    except KeyRequiredError as exc:
+        print(f"warning: not verified: {exc}", file=sys.stderr)
+        return
+    if not result.ok:
+        print(f"warning: these records do not verify: {result.problem}\n"
+              f"warning: what follows may have been altered; run `mesodrive records verify`",
+              file=sys.stderr)
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _t(value: object) -> Text:
+    """Stored text as a rich Text (never markup), control characters made visible."""
+    text = "" if value is None else str(value)
+    return Text("".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text))
 
 
 @_guarded
 def _list(args: argparse.Namespace) -> int:
     with _open(args) as store:
         sessions = store.sessions()
-    console = Console()
+        _warn_unverified(store)
+    console = _console()
     if not sessions:
-        console.print(f"no sessions in {store.path}")
+        console.print(_t(f"no sessions in {store.path}"))
         return EXIT_OK
-    table = Table(title=f"sessions in {store.path}", box=box.SIMPLE_HEAD)
+    table = Table(title=_t(f"sessions in {store.path}"), box=box.SIMPLE_HEAD)
     # Sized for 80 columns (the plan hash and full timestamps are in `show`): only the free
     # text columns may wrap, so figures are never cut.
     for col, right in [("id", True), ("started UTC", False), ("status", False),
@@ -115,9 +229,9 @@ def _list(args: argparse.Namespace) -> int:
                          overflow="fold" if free else "ellipsis")
     for s in sessions:
         planned = "?" if s.points_planned is None else str(s.points_planned)
-        table.add_row(str(s.id), _when(s.started_at), s.status, s.patient_ref or "",
-                      s.product_id or "", f"{s.points_done}/{planned}",
-                      f"{s.volume_delivered_ul:.1f}", str(s.uncertain_shots))
+        table.add_row(_t(s.id), _t(_when(s.started_at)), _t(s.status), _t(s.patient_ref),
+                      _t(s.product_id), _t(f"{s.points_done}/{planned}"),
+                      _t(f"{s.volume_delivered_ul:.1f}"), _t(s.uncertain_shots))
     console.print(table)
     return EXIT_OK
 
@@ -125,67 +239,104 @@ def _list(args: argparse.Namespace) -> int:
 @_guarded
 def _show(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        detail = store.session(args.session)
-    _print_detail(Console(), detail)
+        detail = store.session(_session(args.session))
+        _warn_unverified(store)
+    _print_detail(_console(), detail)
     return EXIT_OK
 
 
 def _print_detail(console: Console, d: SessionDetail) -> None:
     s = d.summary
+    outcomes = point_outcomes(d)
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
     header.add_column()
     planned = "?" if s.points_planned is None else str(s.points_planned)
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.outcome] = counts.get(o.outcome, 0) + 1
     for key, value in [
         ("session", f"{s.id} (device session {s.device_session})"),
         ("status", s.status), ("started", s.started_at), ("ended", s.ended_at or "-"),
         ("patient", s.patient_ref or "-"), ("product", s.product_id or "-"),
         ("mode", s.mode), ("operator", d.operator or "-"), ("plan hash", s.plan_hash),
         ("device", ", ".join(f"{k}={v}" for k, v in d.device.items()) or "-"),
-        ("points", f"{s.points_done}/{planned}"),
+        ("points", f"{s.points_done}/{planned} given: "
+                   + (" · ".join(f"{n} {word}" for word, n in counts.items()) or "none")),
         ("volume", f"{s.volume_delivered_ul:.2f} µL delivered"),
-        ("uncertain", str(s.uncertain_shots)),
+        ("uncertain", f"{s.uncertain_shots} (counted as delivered)"),
     ]:
-        header.add_row(key, value)
+        header.add_row(_t(key), _t(value))
     console.print(header)
 
-    shots = Table(title="shots (latest state)", box=box.SIMPLE_HEAD)
-    for col in ["#", "point", "state", "depth mm", "reached", "vol µL", "delivered",
-                "peak kPa", "reason"]:
-        shots.add_column(col, justify="left" if col in ("state", "reason") else "right")
-    for r in d.shots:
-        m = r.measured or {}
-        shots.add_row(str(r.index), str(r.point), r.state, _num(r.requested.get("depth_mm")),
-                      _num(m.get("reached_depth_mm")), _num(r.requested.get("volume_ul")),
-                      _num(m.get("delivered_ul")), _num(m.get("peak_pressure_kpa")), r.reason)
-    console.print(shots)
+    points = Table(title="what happened at each point (mm, µL, kPa)", box=box.SIMPLE_HEAD)
+    # Figures never wrap; the outcome takes the rest of the width and wraps at words.
+    for col in ["point", "outcome", "depth", "reached", "planned", "given", "peak", "shot"]:
+        if col == "outcome":
+            points.add_column(col, ratio=1, min_width=12, overflow="fold")
+        else:
+            points.add_column(col, justify="right", no_wrap=True)
+    for o in outcomes:
+        points.add_row(_t(o.point), _t(o.text), _t(_num(o.depth_mm)), _t(_num(o.reached_mm)),
+                       _t(_num(o.planned_ul)), _t(_num(o.delivered_ul)), _t(_num(o.peak_kpa)),
+                       _t(", ".join(map(str, o.shots)) or "-"))
+    console.print(points)
     if d.alarms:
         alarms = Table(title="alarms")
         for col in ["time", "code", "detail"]:
             alarms.add_column(col)
         for a in d.alarms:
-            alarms.add_row(_when(a.ts), a.code, a.detail)
+            alarms.add_row(_t(_when(a.ts)), _t(a.code), _t(a.detail))
         console.print(alarms)
     if d.actions:
         actions = Table(title="operator actions")
         for col in ["time", "action", "operator", "reason"]:
             actions.add_column(col)
         for act in d.actions:
-            actions.add_row(_when(act.ts), act.action, act.operator or "", act.reason)
+            actions.add_row(_t(_when(act.ts)), _t(act.action), _t(act.operator),
+                            _t(act.reason))
         console.print(actions)
 
 
 @_guarded
 def _export(args: argparse.Namespace) -> int:
+    out_path: Path | None = args.output
+    if out_path is not None:
+        _check_output(out_path, _db(args))
     with _open(args) as store:
-        if args.output is None:
-            store.export(args.session, args.format, sys.stdout)
-        else:
-            store.session(args.session)  # unknown session: fail before creating the file
-            with open(args.output, "w", encoding="utf-8", newline="") as out:
-                store.export(args.session, args.format, out)
-            print(f"wrote {args.output}", file=sys.stderr)
+        buffer = io.StringIO(newline="")  # whole export first: a failure leaves no file
+        check = store.export(_session(args.session), args.format, buffer)
+    if not check.ok:
+        print(f"warning: these records do not verify: {check.problem}\nwarning: the export "
+              f"says so at its end; run `mesodrive records verify`", file=sys.stderr)
+    if out_path is None:
+        sys.stdout.write(buffer.getvalue())
+        return EXIT_OK
+    try:
+        with open(out_path, "w", encoding="utf-8", newline="") as out:
+            out.write(buffer.getvalue())
+    except OSError as exc:
+        raise _InputError(f"cannot write the export to {out_path}: "
+                          f"{exc.strerror or exc}") from None
+    print(f"wrote {out_path}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_output(out: Path, db: Path) -> None:
+    """Say what is wrong with the *output* path before anything is read or written."""
+    where = f"cannot write the export to {out}"
+    if out.is_dir():
+        raise _InputError(f"{where}: it is a folder (give a file name)")
+    parent = out.parent
+    if not parent.exists():
+        raise _InputError(f"{where}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise _InputError(f"{where}: {parent} is not a folder")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise _InputError(f"{where}: the file is read-only")
+    protected = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), heads_path(db)]
+    if any(out.resolve() == p.resolve() for p in protected):
+        raise _InputError(f"{where}: that is the records database (or a file of it) itself")
 
 
 def _when(ts: str) -> str:

@@ -48,7 +48,7 @@ from mesodrive.plan import (
     restore_snapshot,
     validate_plan,
 )
-from mesodrive.records import RecordStore
+from mesodrive.records import RecordStore, db_path_problem
 
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_DEVICE, EXIT_ESTOPPED = 0, 1, 2, 3, 4
@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot read {args.plan}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if (problem := db_path_problem(args.db, create=True)) is not None:  # before the device
+        print(f"error: records: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     inj = _connect(args, console)
     if inj is None:
         return EXIT_DEVICE
@@ -131,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
 def resume(args: argparse.Namespace) -> int:
     console = Console()
     db = args.db or RecordStore.default_path()
-    if not Path(db).exists():
-        print(f"error: no records database at {db}", file=sys.stderr)
+    if (problem := db_path_problem(db, create=False)) is not None:  # missing, folder, read-only...
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     store = RecordStore(db)
     try:

@@ -6,19 +6,25 @@ a reordered or renumbered row fail its own hash; chaining makes a rewritten row 
 hash recomputed) visible at the next row; contiguous ids make a deleted row visible as a gap;
 the store's `chain_head` record (updated in the same transaction as every append) makes a
 deleted tail visible. None of this stops someone who rewrites the whole chain and the head:
-that needs the head hash kept elsewhere (printed in reports, `records verify` output).
+that needs the head kept elsewhere (the `.heads` file, exports, `records verify` output, see
+`anchor`) or a keyed chain (`hash = HMAC-SHA256(key, same material)`, see `keys`).
+
+The walk also checks what the hash cannot: every body is JSON, every kind is known, session ids
+start unique and increasing, and every row belongs to a session started before it. Session ids
+are derived from these rows (max + 1), so a reset counter cannot make a session id come twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from mesodrive.records.models import VerifyResult
+from mesodrive.records.models import KIND_SESSION_START, KINDS, VerifyResult
 
 # Row 1 chains from this fixed value (sha256 of a constant string, so it is checkable by hand).
 GENESIS = hashlib.sha256(b"mesodrive records genesis v1").hexdigest()
@@ -52,20 +58,29 @@ def _reject_non_finite(value: Any, path: str = "body") -> None:
             _reject_non_finite(v, f"{path}[{i}]")
 
 
-def row_hash(prev_hash: str, row_id: int, ts: str, session: int, kind: str, body: str) -> str:
+def row_hash(prev_hash: str, row_id: int, ts: str, session: int, kind: str, body: str,
+             key: bytes | None = None) -> str:
     # A JSON array is an unambiguous framing of the fields (no separator can be forged).
     material = json.dumps([prev_hash, row_id, ts, session, kind, body],
-                          separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+                          separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if key is not None:
+        return hmac.new(key, material, hashlib.sha256).hexdigest()
+    return hashlib.sha256(material).hexdigest()
 
 
-def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None) -> VerifyResult:
+def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None, *,
+                key: bytes | None = None, want: Collection[int] = ()) -> VerifyResult:
     """Walk the journal in id order and report the first bad row.
 
     `head` is the store's (last_id, last_hash) record; None when that record is missing.
+    `key`: the HMAC key of a keyed chain. `want`: row ids whose hashes the result should carry
+    (to compare with heads kept elsewhere).
     """
     expected_id, prev = 1, GENESIS
     good = 0
+    last_session = 0
+    started: set[int] = set()
+    hashes: dict[int, str] = {0: GENESIS} if 0 in want else {}
 
     def bad(row: int | None, problem: str) -> VerifyResult:
         # Ids are contiguous up to the bad row, so exactly the rows before it are intact.
@@ -80,7 +95,7 @@ def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None) -> Veri
                                         f"row {row_id} follows row {expected_id - 1}")
             return bad(expected_id, f"row {expected_id} altered: its id was changed")
         try:
-            computed = row_hash(prev_hash, row_id, ts, session, kind, body)
+            computed = row_hash(prev_hash, row_id, ts, session, kind, body, key)
         except (TypeError, ValueError):  # a value of a type the store never writes
             computed = ""
         if computed != stored_hash:
@@ -91,6 +106,14 @@ def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None) -> Veri
             # This row is self-consistent, so the previous one was rewritten (content and hash).
             return bad(row_id - 1, f"row {row_id - 1} altered: its hash no longer matches "
                                    f"the link stored in row {row_id}")
+        problem = _row_problem(row_id, session, kind, body, last_session, started)
+        if problem:
+            return bad(row_id, problem)
+        if kind == KIND_SESSION_START:
+            last_session = session
+            started.add(session)
+        if row_id in want:
+            hashes[row_id] = stored_hash
         prev, expected_id, good = stored_hash, expected_id + 1, good + 1
 
     last_id = expected_id - 1
@@ -108,4 +131,29 @@ def verify_rows(rows: Iterable[StoredRow], head: tuple[int, str] | None) -> Veri
         if last_id == 0:
             return bad(None, "the chain head record was altered")
         return bad(last_id, f"row {last_id} altered: its hash does not match the recorded head")
-    return VerifyResult(ok=True, rows_checked=good, first_bad_row=None, problem="", head_hash=prev)
+    return VerifyResult(ok=True, rows_checked=good, first_bad_row=None, problem="", head_hash=prev,
+                        keyed=key is not None, hashes=hashes)
+
+
+def _row_problem(row_id: int, session: Any, kind: Any, body: Any, last_session: int,
+                 started: set[int]) -> str:
+    """What is wrong with a row whose hash is right ("" if nothing): a row mesodrive would never
+    have written, so one written by someone who could recompute the hash."""
+    if kind not in KINDS:
+        return f"row {row_id} damaged: unknown kind {kind!r}"
+    try:
+        parsed = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return f"row {row_id} damaged: its body is not a JSON object"
+    if not isinstance(session, int) or isinstance(session, bool) or session < 1:
+        return f"row {row_id} damaged: session {session!r} is not a session id"
+    if kind == KIND_SESSION_START:
+        if session <= last_session:
+            return (f"row {row_id} starts session {session}, but session {last_session} started "
+                    f"before it: session ids must be unique and increasing (a reused session "
+                    f"id means the records were rewound)")
+    elif session not in started:
+        return f"row {row_id} belongs to session {session}, which was never started before it"
+    return ""

@@ -2,6 +2,10 @@
 (everything: header, shots, alarms, actions and the session's journal rows with their hashes,
 so an export can later be compared with the database). Both read back (`read_csv`,
 `read_json`) to the same values, which is what the tests check.
+
+Both end with the chain's head (`ROWS:HASH`) and whether the chain verified when exported: a
+printed or archived export is one more copy of the head kept outside the database (`anchor`).
+In CSV that is a last line whose first cell starts with "#" (`read_csv` skips it).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import dataclasses
 import json
 from typing import Any, TextIO
 
-from mesodrive.records.models import JournalEntry, SessionDetail, ShotRow
+from mesodrive.records.models import JournalEntry, SessionDetail, ShotRow, VerifyResult
 
 EXPORT_FORMAT = "mesodrive-records-export"
 EXPORT_VERSION = 1
@@ -35,7 +39,13 @@ def _columns(group: str, shots: list[ShotRow]) -> list[str]:
     return known + sorted(keys - set(known))
 
 
-def write_csv(detail: SessionDetail, out: TextIO) -> None:
+def chain_status(check: VerifyResult) -> dict[str, Any]:
+    """How an export states the chain it came from."""
+    return {"verified": check.ok, "head": check.head, "keyed": check.keyed,
+            "problem": check.problem}
+
+
+def write_csv(detail: SessionDetail, out: TextIO, check: VerifyResult) -> None:
     groups = {g: _columns(g, detail.shots) for g in _KNOWN}
     header = _BASE_COLUMNS + [f"{g}.{k}" for g, keys in groups.items() for k in keys]
     writer = csv.writer(out)  # \r\n terminator (RFC 4180): a \r or \n in a field gets quoted
@@ -47,6 +57,10 @@ def write_csv(detail: SessionDetail, out: TextIO) -> None:
             values = getattr(row, g) or {}
             line += [_cell(values.get(k)) for k in keys]
         writer.writerow(line)
+    if check.ok:
+        writer.writerow(["# chain head", check.head, "verified" + (" (keyed)" * check.keyed)])
+    else:
+        writer.writerow(["# chain head", "", f"NOT VERIFIED: {check.problem}"])
 
 
 def _cell(value: Any) -> str:
@@ -69,6 +83,8 @@ def read_csv(src: TextIO) -> list[ShotRow]:
     """Shot rows back from `write_csv` (types restored: ints, floats, strings, None)."""
     rows: list[ShotRow] = []
     for rec in csv.DictReader(src):
+        if rec["session"].startswith("#"):  # the chain-head trailer
+            continue
         groups: dict[str, dict[str, Any]] = {g: {} for g in _KNOWN}
         present: dict[str, bool] = {g: False for g in _KNOWN}
         for col, cell in rec.items():
@@ -87,7 +103,8 @@ def read_csv(src: TextIO) -> list[ShotRow]:
     return rows
 
 
-def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO) -> None:
+def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO,
+               check: VerifyResult) -> None:
     doc = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -103,6 +120,7 @@ def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO) 
         "alarms": [dataclasses.asdict(a) for a in detail.alarms],
         "actions": [dataclasses.asdict(a) for a in detail.actions],
         "journal": [dataclasses.asdict(e) for e in journal],
+        "chain": chain_status(check),  # last: the head of the whole chain at export time
     }
     json.dump(doc, out, indent=2, ensure_ascii=False, allow_nan=False)
     out.write("\n")

@@ -41,6 +41,30 @@ class UnknownSessionError(RecordsError, KeyError):
         return str(self.args[0])
 
 
+class NoDatabaseError(RecordsError, FileNotFoundError):
+    """Reading a records database that does not exist (looking never creates one)."""
+
+
+class DbPathError(RecordsError):
+    """The records path cannot be used as asked (a folder, read-only, another program's file...).
+
+    Raised before anything is opened, created or changed."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class DamagedRecordsError(RecordsError):
+    """The records file cannot be read back: a dropped table, damaged pages, a row that is not
+    what mesodrive writes. Nothing is guessed: the reader stops and says so."""
+
+
+class KeyRequiredError(RecordsError):
+    """A keyed chain cannot be written or verified without its key (or with another key)."""
+
+
 class StoreClosedError(RecordsError):
     """A write on a closed (or read-only) store."""
 
@@ -210,3 +234,12 @@ class VerifyResult:
     first_bad_row: int | None  # journal id of the first altered row, or of the first missing one
     problem: str  # "" when ok; else e.g. "row 57 altered: ..." / "row 58 missing: ..."
     head_hash: str = ""  # when ok: the last row's hash; kept elsewhere, it pins the whole chain
+    keyed: bool = False  # the chain was checked with its HMAC key
+    notes: tuple[str, ...] = ()  # what else was checked, e.g. the heads recorded beside the file
+    # Hashes of the rows asked for (anchor checks), as found by the walk.
+    hashes: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def head(self) -> str:
+        """ROWS:HASH when ok: the value to keep elsewhere and give to `--expect-head` later."""
+        return f"{self.rows_checked}:{self.head_hash}" if self.ok else ""

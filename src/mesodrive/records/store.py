@@ -3,20 +3,26 @@ read-only connection and derive everything (sessions, latest shot per index) fro
 
 Reading works from any process while another one writes (WAL); `readonly=True` opens a store
 that only reads (the CLI), so looking at records can never create or change a database.
+
+Opening checks the path first (`check_db_path`): nothing is created or changed in a path that
+cannot hold the records. A file that cannot be read back as mesodrive wrote it raises
+`DamagedRecordsError` (naming the row where it can) instead of whatever SQLite or JSON said.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Self, TextIO
 
-import platformdirs
-
 from mesodrive.records import db, export
-from mesodrive.records.chain import canonical_json, verify_rows
+from mesodrive.records.anchor import Head, append_head
+from mesodrive.records.chain import canonical_json
+from mesodrive.records.keys import key_from_env, key_id
 from mesodrive.records.models import (
     KIND_ACTION,
     KIND_ALARM,
@@ -25,7 +31,10 @@ from mesodrive.records.models import (
     KIND_SHOT,
     ActionEntry,
     AlarmEntry,
+    DamagedRecordsError,
     JournalEntry,
+    KeyRequiredError,
+    RecordsError,
     SessionDetail,
     SessionSummary,
     ShotRow,
@@ -34,27 +43,36 @@ from mesodrive.records.models import (
     VerifyResult,
     delivered_volume,
 )
+from mesodrive.records.outcomes import counts_delivered
+from mesodrive.records.paths import check_db_path, default_db_path
+from mesodrive.records.summary import parse_body, summarize
+from mesodrive.records.verify import verify_database
 from mesodrive.records.writer import JournalWriter, WriterStats
+
+log = logging.getLogger(__name__)
+MAX_SESSION_ID = 2**63 - 1  # SQLite's INTEGER range: a larger number cannot be a session
 
 
 class RecordStore:
     def __init__(self, path: Path | str | None = None, *, max_delay_s: float = 0.05,
-                 readonly: bool = False) -> None:
-        self.path = Path(path) if path is not None else self.default_path()
+                 readonly: bool = False, key: bytes | None | Literal["env"] = "env") -> None:
+        """`key`: the HMAC key of a keyed chain; "env" (default) reads the file named by
+        MESODRIVE_RECORDS_KEY_FILE, if set. The path is checked first (`check_db_path`):
+        a folder, a read-only file or another program's file raises before anything changes."""
+        self.path = check_db_path(path, create=not readonly, write=not readonly)
         self.max_delay_s = max_delay_s
+        self._key = key_from_env() if key == "env" else key
         self._writer: JournalWriter | None = None
-        if readonly:
-            if not self.path.exists():
-                raise FileNotFoundError(f"no records database at {self.path}")
-        else:
-            self._writer = JournalWriter(db.open_writer(self.path), max_delay_s=max_delay_s)
+        if not readonly:
+            conn = db.open_writer(self.path, None if self._key is None else key_id(self._key))
+            self._writer = JournalWriter(conn, max_delay_s=max_delay_s, key=self._key)
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()  # one reader connection, shared across threads
         self._known_sessions: set[int] = set()
 
     @staticmethod
     def default_path() -> Path:
-        return Path(platformdirs.user_data_dir("mesodrive")) / "records.db"
+        return default_db_path()
 
     def __enter__(self) -> Self:
         return self
@@ -101,7 +119,24 @@ class RecordStore:
                      {"action": action, "reason": reason, "operator": operator}, sync)
 
     def end_session(self, session_id: int, status: str, summary: dict[str, Any]) -> None:
+        """Durable on return; then the chain's head goes to the heads file beside the database
+        (see `anchor`): a failure there is logged, never raised into the end of a treatment."""
         self._append(session_id, KIND_SESSION_END, {"status": status, "summary": summary}, True)
+        head = self._w().last_head
+        if head is not None:
+            try:
+                append_head(self.path, Head(*head), f"session {session_id} ended: {status}")
+            except OSError:
+                log.exception("records head after session %s not written beside %s",
+                              session_id, self.path)
+
+    def write_anchor(self, note: str = "on demand") -> VerifyResult:
+        """Verify the chain and, if it is intact, append its head to the heads file."""
+        self.flush()
+        result = self.verify()
+        if result.ok:
+            append_head(self.path, Head(result.rows_checked, result.head_hash), note)
+        return result
 
     def flush(self, timeout: float = 5.0) -> None:
         if self._writer is not None:
@@ -138,14 +173,38 @@ class RecordStore:
 
     # -- reading ------------------------------------------------------------------------------
 
+    def _conn(self) -> sqlite3.Connection:
+        if self._reader is None:  # read lock held
+            self._reader = db.open_reader(self.path)
+        return self._reader
+
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._read_lock:
-            if self._reader is None:
-                self._reader = db.open_reader(self.path)
-            return self._reader.execute(sql, params).fetchall()
+            try:
+                return self._conn().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._db_error(exc) from exc
+
+    def _db_error(self, exc: sqlite3.Error) -> RecordsError:
+        """A reading failure as the records' own error: busy, or damaged (naming the row when
+        it is a body SQLite cannot parse)."""
+        name = str(getattr(exc, "sqlite_errorname", ""))
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return RecordsError(f"{self.path}: the records are locked by another program "
+                                f"({exc}); try again")
+        where = ""
+        if "JSON" in str(exc):
+            try:
+                bad = self._conn().execute("SELECT min(id) FROM journal WHERE NOT "
+                                           "json_valid(body)").fetchone()[0]
+            except sqlite3.Error:
+                bad = None
+            where = f" (journal row {bad}: its body is not JSON)" if bad is not None else ""
+        return DamagedRecordsError(f"{self.path}: the records file is damaged: {exc}{where}")
 
     def _start_row(self, session_id: int) -> tuple[str, str]:
         """(ts, body) of the session's start row; UnknownSessionError when there is none."""
+        _check_session_id(session_id)
         rows = self._read("SELECT ts, body FROM journal WHERE session = ? AND kind = ? "
                           "ORDER BY id LIMIT 1", (session_id, KIND_SESSION_START))
         if not rows:
@@ -154,52 +213,44 @@ class RecordStore:
         return str(ts), str(body)
 
     def sessions(self) -> list[SessionSummary]:
-        starts = self._read("SELECT session, ts, body FROM journal WHERE kind = ? ORDER BY id",
-                            (KIND_SESSION_START,))
+        starts = self._read("SELECT id, session, ts, body FROM journal WHERE kind = ? "
+                            "ORDER BY id", (KIND_SESSION_START,))
         ends: dict[int, tuple[str, dict[str, Any]]] = {}
-        for session, ts, body in self._read(
-                "SELECT session, ts, body FROM journal WHERE kind = ? ORDER BY id",
+        for row_id, session, ts, body in self._read(
+                "SELECT id, session, ts, body FROM journal WHERE kind = ? ORDER BY id",
                 (KIND_SESSION_END,)):
-            ends[session] = (ts, json.loads(body))  # the last end row wins
-        # Latest row per (session, index), aggregated without parsing every body in Python.
+            ends[session] = (ts, parse_body(self.path, row_id, body))  # the last end row wins
+        # Latest row per (session, index), aggregated without parsing every body in Python;
+        # the point comes from the shot's first row (later rows may have lost it).
         shot_rows = self._read(
-            "WITH latest AS (SELECT max(id) AS id FROM journal WHERE kind = ? "
+            "WITH s AS (SELECT max(id) AS last, min(id) AS first FROM journal WHERE kind = ? "
             "  GROUP BY session, json_extract(body, '$.index')) "
-            "SELECT j.session, json_extract(j.body, '$.point'), json_extract(j.body, '$.state'),"
+            "SELECT j.session, CASE WHEN json_extract(f.body, '$.point') >= 0"
+            " THEN json_extract(f.body, '$.point') ELSE json_extract(j.body, '$.point') END,"
+            " json_extract(j.body, '$.state'),"
             " json_extract(j.body, '$.measured.delivered_ul'),"
-            " json_extract(j.body, '$.requested.volume_ul') "
-            "FROM latest JOIN journal j ON j.id = latest.id", (KIND_SHOT,))
+            " json_extract(j.body, '$.requested.volume_ul'),"
+            " json_extract(j.body, '$.measured.flags'),"
+            " json_extract(j.body, '$.measured.reached_depth_mm') "
+            "FROM s JOIN journal j ON j.id = s.last JOIN journal f ON f.id = s.first",
+            (KIND_SHOT,))
         agg: dict[int, tuple[set[int], float, int]] = {}
-        for session, point, state, measured_ul, requested_ul in shot_rows:
+        for session, point, state, measured_ul, requested_ul, flags, reached in shot_rows:
             points, volume, uncertain = agg.get(session, (set(), 0.0, 0))
-            delivered = delivered_volume(state, measured_ul, requested_ul)
-            if state in ("done", "uncertain"):
+            measured = {"delivered_ul": measured_ul, "flags": flags, "reached_depth_mm": reached}
+            if counts_delivered(state, measured):
                 points.add(point)
-            agg[session] = (points, volume + delivered, uncertain + (state == "uncertain"))
-        return [
-            self._summary(session, ts, json.loads(body), ends.get(session),
-                          agg.get(session, (set(), 0.0, 0)))
-            for session, ts, body in starts
-        ]
-
-    @staticmethod
-    def _summary(session: int, started_at: str, start: dict[str, Any],
-                 end: tuple[str, dict[str, Any]] | None,
-                 agg: tuple[set[int], float, int]) -> SessionSummary:
-        points, volume, uncertain = agg
-        end_body = end[1] if end else {}
-        return SessionSummary(
-            id=session, started_at=started_at, ended_at=end[0] if end else None,
-            status=str(end_body.get("status", "open")),
-            patient_ref=_patient_ref(start.get("plan_snapshot") or {}),
-            product_id=_product_id(start.get("product") or {}),
-            plan_hash=str(start.get("plan_hash", "")), mode=str(start.get("mode", "")),
-            device_session=int(start.get("device_session") or session),
-            points_done=len(points),
-            points_planned=_points_planned(start.get("plan_snapshot") or {},
-                                           end_body.get("summary") or {}),
-            volume_delivered_ul=round(volume, 6), uncertain_shots=uncertain,
-        )
+            agg[session] = (points, volume + delivered_volume(state, measured_ul, requested_ul),
+                            uncertain + (state == "uncertain"))
+        out = []
+        for row_id, session, ts, body in starts:
+            try:
+                start = parse_body(self.path, row_id, body)
+                out.append(summarize(session, ts, start, ends.get(session),
+                                     agg.get(session, (set(), 0.0, 0))))
+            except (AttributeError, TypeError, ValueError) as exc:
+                raise _damaged(self.path, row_id, exc) from exc
+        return out
 
     def journal(self, session_id: int | None = None) -> list[JournalEntry]:
         """Journal rows in chain order: all, or one session's."""
@@ -207,41 +258,58 @@ class RecordStore:
             rows = self._read("SELECT id, ts, session, kind, body, prev_hash, hash FROM journal "
                               "ORDER BY id")
         else:
+            _check_session_id(session_id)
             rows = self._read("SELECT id, ts, session, kind, body, prev_hash, hash FROM journal "
                               "WHERE session = ? ORDER BY id", (session_id,))
-        return [JournalEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+        return [JournalEntry(r[0], r[1], r[2], r[3], parse_body(self.path, r[0], r[4]), r[5],
+                             r[6]) for r in rows]
 
     def session(self, session_id: int) -> SessionDetail:
         entries = self.journal(session_id)
         starts = [e for e in entries if e.kind == KIND_SESSION_START]
         if not starts:
             raise UnknownSessionError(session_id)
-        start = starts[0]
-        shots: dict[int, ShotRow] = {}
-        shot_times: dict[int, str] = {}
+        current = starts[0].id
+        try:
+            return self._detail(session_id, starts[0], entries)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # Name the first row that does not parse (the start row if all of them do).
+            for e in entries:
+                current = e.id
+                try:
+                    self._detail(session_id, starts[0], [e])
+                except (AttributeError, KeyError, TypeError, ValueError):
+                    break
+            raise _damaged(self.path, current, exc) from exc
+
+    def _detail(self, session_id: int, start: JournalEntry,
+                entries: list[JournalEntry]) -> SessionDetail:
+        shots = _latest_shots(e.body for e in entries if e.kind == KIND_SHOT)
+        shot_times = {int(e.body["index"]): e.ts for e in entries if e.kind == KIND_SHOT}
         alarms: list[AlarmEntry] = []
         actions: list[ActionEntry] = []
         end: tuple[str, dict[str, Any]] | None = None
         for e in entries:
-            if e.kind == KIND_SHOT:
-                row = ShotRow.from_body(e.body)
-                shots[row.index], shot_times[row.index] = row, e.ts
-            elif e.kind == KIND_ALARM:
+            if e.kind == KIND_ALARM:
                 alarms.append(AlarmEntry(e.id, e.ts, str(e.body["code"]), str(e.body["detail"])))
             elif e.kind == KIND_ACTION:
+                operator = e.body.get("operator")
                 actions.append(ActionEntry(e.id, e.ts, str(e.body["action"]),
-                                           str(e.body.get("reason", "")), e.body.get("operator")))
+                                           str(e.body.get("reason", "")),
+                                           None if operator is None else str(operator)))
             elif e.kind == KIND_SESSION_END:
                 end = (e.ts, e.body)
-        points = {r.point for r in shots.values() if r.state in ("done", "uncertain")}
+        points = {r.point for r in shots.values() if counts_delivered(r.state, r.measured)}
         agg = (points, sum(r.delivered_ul for r in shots.values()),
                sum(r.state == "uncertain" for r in shots.values()))
         body = start.body
+        operator = body.get("operator")
         return SessionDetail(
-            summary=self._summary(session_id, start.ts, body, end, agg),
+            summary=summarize(session_id, start.ts, body, end, agg),
             plan_snapshot=body.get("plan_snapshot") or {}, product=body.get("product") or {},
             device=body.get("device") or {}, calibration=body.get("calibration") or {},
-            operator=body.get("operator"), end_summary=(end[1].get("summary") if end else None),
+            operator=None if operator is None else str(operator),
+            end_summary=(end[1].get("summary") if end else None),
             shots=[shots[i] for i in sorted(shots)], shot_times=shot_times,
             alarms=alarms, actions=actions,
         )
@@ -249,71 +317,71 @@ class RecordStore:
     def latest_shots(self, session_id: int) -> dict[int, ShotRow]:
         """index -> latest journalled state (for resume after a crash)."""
         self._start_row(session_id)
-        latest: dict[int, ShotRow] = {}
-        for (body,) in self._read("SELECT body FROM journal WHERE session = ? AND kind = ? "
-                                  "ORDER BY id", (session_id, KIND_SHOT)):
-            row = ShotRow.from_body(json.loads(body))
-            latest[row.index] = row
-        return latest
+        rows = self._read("SELECT id, body FROM journal WHERE session = ? AND kind = ? "
+                          "ORDER BY id", (session_id, KIND_SHOT))
+        bodies = [parse_body(self.path, row_id, body) for row_id, body in rows]
+        try:
+            return _latest_shots(bodies)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DamagedRecordsError(f"{self.path}: the records file is damaged: a shot row "
+                                      f"of session {session_id} is not what mesodrive writes "
+                                      f"({exc!r})") from exc
 
-    def verify(self) -> VerifyResult:
+    def verify(self, expect: Sequence[Head] = ()) -> VerifyResult:
         """Walk the whole chain in one read snapshot (a concurrent writer cannot make the head
-        and the rows disagree) and report the first altered or missing row."""
+        and the rows disagree) and report the first altered or missing row; then check the
+        heads `expect`ed and those recorded beside the database (truncation, rollback).
+
+        A damaged file is a failed verification, not an exception. Raises KeyRequiredError
+        for a keyed chain when no key was given (nothing can be checked without it)."""
         with self._read_lock:
-            if self._reader is None:
-                self._reader = db.open_reader(self.path)
-            conn = self._reader
-            conn.execute("BEGIN")
             try:
-                head = conn.execute("SELECT last_id, last_hash FROM chain_head "
-                                    "WHERE singleton = 1").fetchone()
-                cursor = conn.execute("SELECT id, ts, session, kind, body, prev_hash, hash "
-                                      "FROM journal ORDER BY id")
-                return verify_rows(cursor, None if head is None else (head[0], head[1]))
-            finally:
-                conn.execute("COMMIT")
+                conn = self._conn()
+            except sqlite3.Error as exc:
+                return VerifyResult(False, 0, None, f"the records file is damaged: {exc}")
+            return verify_database(conn, self.path, self._key, expect)
 
-    def export(self, session_id: int, fmt: Literal["csv", "json"], out: TextIO) -> None:
-        detail = self.session(session_id)
-        if fmt == "csv":
-            export.write_csv(detail, out)
-        elif fmt == "json":
-            export.write_json(detail, self.journal(session_id), out)
-        else:
+    @property
+    def keyed(self) -> bool:
+        """Does this store chain (and verify) with an HMAC key?"""
+        return self._key is not None
+
+    def export(self, session_id: int, fmt: Literal["csv", "json"], out: TextIO) -> VerifyResult:
+        """Write one session; the export ends with the chain's head and whether it verified
+        (returned too, so a front end can warn)."""
+        if fmt not in ("csv", "json"):
             raise ValueError(f"unknown export format {fmt!r} (csv or json)")
+        detail = self.session(session_id)
+        try:
+            check = self.verify()
+        except KeyRequiredError as exc:
+            check = VerifyResult(False, 0, None, f"not verified: {exc}")
+        if fmt == "csv":
+            export.write_csv(detail, out, check)
+        else:
+            export.write_json(detail, self.journal(session_id), out, check)
+        return check
 
 
-def _find_key(data: dict[str, Any], key: str, depth: int = 3) -> Any:
-    """The value of `key` in `data` or in its nested dicts (breadth first, a few levels): the
-    plan snapshot's layout belongs to the plan layer, so the records do not hard-code it."""
-    level = [data]
-    for _ in range(depth):
-        for d in level:
-            if d.get(key) is not None:
-                return d[key]
-        level = [v for d in level for v in d.values() if isinstance(v, dict)]
-    return None
+def _check_session_id(session_id: int) -> None:
+    if not 0 < session_id <= MAX_SESSION_ID:
+        raise UnknownSessionError(session_id)
 
 
-def _patient_ref(plan: dict[str, Any]) -> str | None:
-    ref = _find_key(plan, "patient_ref")
-    return None if ref is None else str(ref)
+def _latest_shots(bodies: Iterable[dict[str, Any]]) -> dict[int, ShotRow]:
+    """index -> latest row, with the point of the shot's first row (the one journalled before it
+    was sent): later rows may have lost it (-1). `sessions()` applies the same rule in SQL."""
+    latest: dict[int, ShotRow] = {}
+    first_point: dict[int, int] = {}
+    for body in bodies:
+        row = ShotRow.from_body(body)
+        point = first_point.setdefault(row.index, row.point)
+        if point >= 0 and point != row.point:
+            row = replace(row, point=point)
+        latest[row.index] = row
+    return latest
 
 
-def _product_id(product: dict[str, Any]) -> str | None:
-    for key in ("id", "product_id", "name"):
-        if product.get(key) is not None:
-            return str(product[key])
-    return None
-
-
-def _points_planned(plan: dict[str, Any], end_summary: dict[str, Any]) -> int | None:
-    # The snapshot's point list when there is one, else a count from the snapshot or summary.
-    if isinstance(plan.get("points"), list):
-        return len(plan["points"])
-    for source in (plan, end_summary):
-        for key in ("points_planned", "n_points", "point_count", "points"):
-            value = source.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-    return None
+def _damaged(path: Path, row_id: int, exc: Exception) -> DamagedRecordsError:
+    return DamagedRecordsError(f"{path}: the records file is damaged: journal row {row_id} is "
+                               f"not what mesodrive writes ({type(exc).__name__}: {exc})")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mesodrive.records.chain import canonical_json, row_hash, utc_now
-from mesodrive.records.db import BUSY_TIMEOUT_MS
+from mesodrive.records.db import BUSY_TIMEOUT_MS, next_session
 from mesodrive.records.models import StoreClosedError, WriterFailedError
 
 MAX_BATCH = 1000  # rows per transaction; bounds one commit's duration after a backlog
@@ -80,8 +80,12 @@ def _close_all() -> None:
 
 
 class JournalWriter:
-    def __init__(self, conn: sqlite3.Connection, *, max_delay_s: float) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, max_delay_s: float,
+                 key: bytes | None = None) -> None:
         self._conn = conn
+        self._key = key  # HMAC key of a keyed chain; None: plain SHA-256
+        # (rows, hash) after the last commit of this writer: an anchor to keep elsewhere.
+        self.last_head: tuple[int, str] | None = None
         self._max_delay_s = max_delay_s
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._lock = threading.Lock()  # orders (seq, ts, put) so chain order = timestamp order
@@ -208,7 +212,8 @@ class JournalWriter:
             ).fetchone()
             if head is None:
                 raise WriterFailedError("the chain head record is missing (database altered)")
-            last_id, last_hash, last_session = head
+            last_id, last_hash, _counter = head
+            last_session = next_session(conn) - 1
             rows, sessions = [], []
             for item in batch:
                 session, body = item.session, item.body
@@ -217,7 +222,8 @@ class JournalWriter:
                     session = last_session
                     body = _with_device_session(body, session)
                 last_id += 1
-                digest = row_hash(last_hash, last_id, item.ts, session, item.kind, body)
+                digest = row_hash(last_hash, last_id, item.ts, session, item.kind, body,
+                                  self._key)
                 rows.append((last_id, item.ts, session, item.kind, body, last_hash, digest))
                 sessions.append(session)
                 last_hash = digest
@@ -230,6 +236,7 @@ class JournalWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self.last_head = (last_id, last_hash)
         return sessions
 
 
