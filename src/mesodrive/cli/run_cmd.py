@@ -12,6 +12,7 @@ failed) · 2 bad usage or unreadable input · 3 device or link error before the 
 from __future__ import annotations
 
 import argparse
+import logging
 import queue
 import signal
 import sys
@@ -38,7 +39,7 @@ from mesodrive.controller.recovery import (
 )
 from mesodrive.controller.resume import settle_open_shots
 from mesodrive.controller.states import RunState
-from mesodrive.driver.errors import DriverError
+from mesodrive.driver.errors import CommandRefused, DriverError
 from mesodrive.driver.injector import Injector
 from mesodrive.plan import (
     PlanError,
@@ -50,6 +51,7 @@ from mesodrive.plan import (
 )
 from mesodrive.records import RecordStore, db_path_problem
 
+log = logging.getLogger(__name__)
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_DEVICE, EXIT_ESTOPPED = 0, 1, 2, 3, 4
 SCREENING = (
@@ -251,6 +253,11 @@ class _Terminal:
     """The operator's terminal during a run: the one reader of stdin. It answers prompts and,
     in triggered mode, turns a bare Enter into a soft trigger (the console's fire button).
 
+    The e-stop path (`e` + Enter) is independent of everything else the reader does: triggers
+    are fired by their own worker thread (a slow reply never delays an `e` typed behind it),
+    the reader survives any error of the handlers, and nothing it prints goes through rich
+    (whose live display is not safe from this thread).
+
     The live progress display is suspended while a prompt waits: rich's live view proxies
     stdout and would redraw over (and mangle) it.
     """
@@ -260,6 +267,7 @@ class _Terminal:
         self.on_enter: Callable[[], None] | None = None  # triggered mode: fire the next shot
         self.on_estop: Callable[[], None] | None = None  # "e" + Enter: emergency stop
         self._answers: queue.Queue[str] = queue.Queue()
+        self._triggers: queue.Queue[None] = queue.Queue()
         self._asking = threading.Event()
         self._reader: threading.Thread | None = None
 
@@ -267,18 +275,36 @@ class _Terminal:
         if self._reader is None and _interactive():
             self._reader = threading.Thread(target=self._read, name="mesodrive-tty", daemon=True)
             self._reader.start()
+            threading.Thread(target=self._fire, name="mesodrive-trigger", daemon=True).start()
 
     def _read(self) -> None:
         for line in sys.stdin:
-            if line.strip().lower() in ("e", "estop") and self.on_estop is not None:
-                self.on_estop()
-            elif self._asking.is_set():
-                self._answers.put(line)
-            elif self.on_enter is not None and not line.strip():
-                try:
-                    self.on_enter()
-                except DriverError as exc:
-                    print(f"not fired: {exc}", flush=True)
+            try:
+                self.on_line(line)
+            except Exception:  # the reader is the e-stop path: it must outlive any handler bug
+                log.exception("terminal input handler failed on %r", line)
+
+    def on_line(self, line: str) -> None:
+        if line.strip().lower() in ("e", "estop") and self.on_estop is not None:
+            self.on_estop()
+        elif self._asking.is_set():
+            self._answers.put(line)
+        elif self.on_enter is not None and not line.strip():
+            self._triggers.put(None)
+
+    def _fire(self) -> None:
+        while True:
+            self._triggers.get()
+            if self.on_enter is None:
+                continue
+            try:
+                self.on_enter()
+            except CommandRefused as exc:
+                _say(f"not fired: the device refused the trigger ({exc.code})")
+            except DriverError as exc:  # no reply in time: it may well have fired
+                _say(f"no answer to the trigger yet ({exc}); it may have fired — watch the progress")
+            except Exception:
+                log.exception("trigger failed")
 
     def ask(self, prompt: str) -> str:
         if self._reader is None:  # nothing reads stdin yet: a plain prompt
@@ -297,6 +323,15 @@ class _Terminal:
             self._asking.clear()
             if self.bar is not None:
                 self.bar.start()
+
+
+def _say(text: str) -> None:
+    """A plain line from a background thread: never rich, never raising."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - a broken terminal must not stop the run or the e-stop
+        log.warning("could not print to the terminal: %s", text)
 
 
 DISPLAY = _Terminal()
@@ -360,9 +395,9 @@ def _execute(engine: RunEngine, console: Console) -> int:
     def estop(*_: object) -> None:
         try:
             latency = engine.estop()
-            bar.console.print(f"[bold red]EMERGENCY STOP[/] latched in {latency * 1000:.1f} ms")
+            _say(f"EMERGENCY STOP latched in {latency * 1000:.1f} ms")
         except DriverError as exc:
-            bar.console.print(f"[bold red]EMERGENCY STOP NOT CONFIRMED[/]: {exc} — cut the power")
+            _say(f"EMERGENCY STOP NOT CONFIRMED: {exc} — cut the power")
 
     DISPLAY.on_estop = estop
     DISPLAY.start_reading()
