@@ -92,20 +92,20 @@ def run_schedule(seed: int, speed: float, shots: int = 6) -> Counter[str]:
         if inj is None:
             out["no_connect"] += 1
             return out
-        index, sent, last_fire = 0, 0, 0
+        index, sent, last_fire = 0, 0, 0.0
         while sent < shots and tb.now() < end:
             try:
                 inj.resolve_uncertain()
                 if inj.armed_session is None:
                     _ready(inj)
-                    last_fire = 0
+                    last_fire = 0.0
                 ahead = [s for s in inj.shots() if not s.state.final]
                 if len(ahead) >= 2:  # two in the device's queue at most, as a cadence would
                     inj.wait_shot(ahead[0].session, ahead[0].index, timeout=2)
                     continue
-                fire = max(inj.device_now() + 250_000, last_fire + 350_000)
+                fire = max(inj.device_now() + 0.25, last_fire + 0.35)
                 inj.queue_shot(ShotRequest(index=index, depth_mm=1.5, volume_ul=2.0, flow_ul_s=50.0,
-                                           speed_mm_s=20.0, fire_tick=fire))
+                                           speed_mm_s=20.0, fire_at=fire))
                 last_fire = fire
                 index += 1
                 sent += 1

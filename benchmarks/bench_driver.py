@@ -121,7 +121,7 @@ class Bench:
 
     def ready(self) -> None:
         self.inj.home()
-        self.inj.arm(SESSION)
+        self.session = self.inj.arm()  # a fresh id each time: the device arms one only once
 
     def recover(self) -> None:
         """After an e-stop: settle the shots it cancelled, clear, home, re-arm."""
@@ -220,11 +220,11 @@ def estop_latency(seed: int) -> dict[str, Any]:
             mode = "firing" if trial % 2 else "armed"
             idx = trial
             if mode == "armed":  # a shot 1 s out: queued, not started
-                inj.queue_shot(ShotRequest(idx, 2.0, 10.0, 20.0, 20.0, 0.0, inj.device_now() + 1_000_000))
+                inj.queue_shot(ShotRequest(idx, 2.0, 10.0, 20.0, 20.0, 0.0, inj.device_now() + 1.0))
                 time.sleep(0.03)
             else:  # a long shot (~0.6 s): e-stop it mid-way
                 firing["at"] = 0.0
-                inj.queue_shot(ShotRequest(idx, 2.0, 10.0, 20.0, 20.0, 0.0, inj.device_now() + 50_000))
+                inj.queue_shot(ShotRequest(idx, 2.0, 10.0, 20.0, 20.0, 0.0, inj.device_now() + 0.05))
                 end = time.monotonic() + 2
                 while not firing["at"] and time.monotonic() < end:
                     time.sleep(0.001)
@@ -264,12 +264,11 @@ def estop_latency(seed: int) -> dict[str, Any]:
 
 
 # ---- (c) sustained queued-shot throughput ------------------------------------------------------
-def tiny_shot(inj: Injector, index: int, fire_tick: int) -> ShotRequest:
-    ident = inj.identity
-    assert ident is not None
-    return ShotRequest(index=index, depth_mm=ident.depth_min_um / 1000, volume_ul=ident.volume_min_nl / 1000,
-                       flow_ul_s=ident.flow_max_nl_s / 1000, speed_mm_s=ident.speed_max_um_s / 1000,
-                       dwell_s=0.0, fire_tick=fire_tick)
+def tiny_shot(inj: Injector, index: int, fire_at: float) -> ShotRequest:
+    caps = inj.capabilities
+    return ShotRequest(index=index, depth_mm=caps.depth_min_mm, volume_ul=caps.volume_min_ul,
+                       flow_ul_s=caps.flow_max_ul_s, speed_mm_s=caps.speed_max_mm_s,
+                       dwell_s=0.0, fire_at=fire_at)
 
 
 def throughput(seed: int, busy_core: bool) -> dict[str, Any]:
@@ -278,15 +277,15 @@ def throughput(seed: int, busy_core: bool) -> dict[str, Any]:
     try:
         b.ready()
         # one probe shot for the device-side duration of the tiny shot
-        probe = inj.queue_shot(tiny_shot(inj, 0, inj.device_now() + 100_000))
-        res = inj.wait_shot(SESSION, probe.index, 3).result
-        assert res is not None
-        spacing = res.end_tick - res.start_tick + GAP_TICKS
+        probe = inj.queue_shot(tiny_shot(inj, 0, inj.device_now() + 0.1))
+        res = inj.wait_shot(b.session, probe.index, 3).outcome
+        assert res is not None and res.end_at is not None
+        spacing = res.end_at - res.start_at + GAP_TICKS / 1e6
         first = 1
         with other_core_busy(busy_core):
-            base = inj.device_now() + 300_000
+            base = inj.device_now() + 0.3
             queued = first
-            leads: list[int] = []  # refills: fire tick − estimated device clock at queue_shot
+            leads: list[float] = []  # refills: fire tick − estimated device clock at queue_shot
             t_start = time.monotonic()
             fault_at: int | None = None
             for i in range(first, first + THROUGHPUT_SHOTS):
@@ -302,15 +301,16 @@ def throughput(seed: int, busy_core: bool) -> dict[str, Any]:
                     queued += 1
                 if fault_at is not None:
                     break
-                shot = inj.wait_shot(SESSION, i, 3)
+                shot = inj.wait_shot(b.session, i, 3)
                 if shot.state is not ShotState.DONE:
                     fault_at = i
                     break
             t_end = time.monotonic()
-        shots = [inj.shot(SESSION, i) for i in range(first, queued)]
-        done = [s for s in shots if s.state is ShotState.DONE and s.result is not None]
-        late = [s for s in done if s.result.start_tick - s.commanded.fire_tick > 1000]  # type: ignore[union-attr, operator]
-        lateness = [s.result.start_tick - s.commanded.fire_tick for s in done]  # type: ignore[union-attr, operator]
+        shots = [inj.shot(b.session, i) for i in range(first, queued)]
+        done = [s for s in shots if s.state is ShotState.DONE and s.outcome is not None]
+        # µs, from the device's own timestamps against the commanded fire tick
+        lateness = [s.outcome.start_tick - int(s.commanded.wire["fire_tick"] or 0) for s in done]  # type: ignore[union-attr]
+        late = [x for x in lateness if x > 1000]
         rejected = [s for s in shots if s.state is ShotState.REJECTED]
         fault = inj.last_fault
         status = inj.status()
@@ -319,20 +319,20 @@ def throughput(seed: int, busy_core: bool) -> dict[str, Any]:
     finally:
         b.close()
     # first start to last start: (n − 1) intervals on the device's own clock
-    span_s = (done[-1].result.start_tick - done[0].result.start_tick) / 1e6 if len(done) > 1 else float("nan")  # type: ignore[union-attr]
+    span_s = (done[-1].outcome.start_at - done[0].outcome.start_at) if len(done) > 1 else float("nan")  # type: ignore[union-attr]
     return {
         "figure": "queued_shot_throughput", "transport": "pty", "other_core_busy": busy_core,
         "shot": f"{tiny_shot(inj, 0, 0).depth_mm:g} mm, {tiny_shot(inj, 0, 0).volume_ul:g} uL, "
                 f"{tiny_shot(inj, 0, 0).flow_ul_s:g} uL/s, {tiny_shot(inj, 0, 0).speed_mm_s:g} mm/s",
-        "shot_device_ms": (res.end_tick - res.start_tick) / 1000, "fire_spacing_ms": spacing / 1000,
+        "shot_device_ms": (res.end_at - res.start_at) * 1000, "fire_spacing_ms": spacing * 1000,
         "lookahead": LOOKAHEAD, "queued": queued - first, "done": len(done),
         "shots_per_s": round(len(done) / (t_end - t_start), 2),
         "shots_per_s_device": round((len(done) - 1) / span_s, 2) if len(done) > 1 else None,
-        "ceiling_shots_per_s": round(1e6 / spacing, 2),
+        "ceiling_shots_per_s": round(1 / spacing, 2),
         "rejected": len(rejected), "late_over_1ms": len(late),
         "start_lateness_us_p50": round(percentile(lateness, 0.5), 1) if lateness else None,
         "start_lateness_us_max": max(lateness) if lateness else None,
-        "refill_min_lead_ms": round(min(leads) / 1000, 1),
+        "refill_min_lead_ms": round(min(leads) * 1000, 1),
         "stopped_at_shot": fault_at,
         "fault": Fault(fault.code).name if fault is not None else None,
         "device_state_at_end": DeviceState(status.state).name,

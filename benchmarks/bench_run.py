@@ -93,9 +93,8 @@ def warp(points: int, speed: float, *, busy_core: bool) -> None:
         hog.start()
     try:
         inj = Injector.connect(f"sim://?seed=1&realtime=1&speed={speed}", timebase=Timebase(speed))
-        assert inj.identity is not None
         vplan = validate_plan(load_plan(tmp / "plan.toml"), load_library(tmp / "products.toml"),
-                              device_limits(inj.identity), base_dir=tmp)
+                              device_limits(inj.capabilities), base_dir=tmp)
         store = RecordStore(tmp / "records.db")
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product={}, device={}, calibration={}, mode="auto")
@@ -142,9 +141,8 @@ def main() -> None:
     server = PtyServer(build_device(SimConfig(seed=1, realtime=True))).start()
     try:
         inj = Injector.connect(server.path)
-        assert inj.identity is not None
         vplan = validate_plan(load_plan(tmp / "plan.toml"), load_library(tmp / "products.toml"),
-                              device_limits(inj.identity), base_dir=tmp)
+                              device_limits(inj.capabilities), base_dir=tmp)
         store = RecordStore(tmp / "records.db")
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product={}, device={}, calibration={}, mode="auto")
@@ -155,7 +153,7 @@ def main() -> None:
         rows = store.latest_shots(session)
         log = server.runner.call(lambda dev: list(inner_device(dev).executed_log))
         lateness = sorted(
-            e.start_tick - int(rows[e.index].commanded["fire_tick"] or 0) for e in log if e.session == session
+            e.start_tick - int(rows[e.index].commanded["fire_tick"] or 0) for e in log if e.session in engine.device_sessions
         )
         writer = store.writer_stats
         store.close()

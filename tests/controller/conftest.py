@@ -107,7 +107,7 @@ def make_run(tmp_path: Path) -> Iterator[Callable[..., Run]]:
         inj = Injector.connect(f"sim://?{query}&realtime=1")
         assert inj.identity is not None
         vplan = validate_plan(plan, load_library(tmp_path / "products.toml"),
-                              device_limits(inj.identity), base_dir=tmp_path)
+                              device_limits(inj.capabilities), base_dir=tmp_path)
         store = RecordStore(tmp_path / f"records-{len(made)}.db")
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product=vplan.product.model_dump(mode="json"), device={},

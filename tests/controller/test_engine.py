@@ -51,7 +51,7 @@ def test_pause_holds_at_a_shot_boundary_with_the_needle_retracted_then_resumes(m
     run.engine.pause()
     run.wait_state(RunState.PAUSED)
     status = run.inj.status()
-    assert status.state == DeviceState.ARMED and status.needle_um <= 0 and status.queued == 0
+    assert status.state == DeviceState.ARMED and status.needle_mm <= 0 and status.queued == 0
     frozen = len(run.executed())
     time.sleep(0.5)
     assert len(run.executed()) == frozen  # nothing fires while paused

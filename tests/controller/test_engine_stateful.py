@@ -38,7 +38,7 @@ class EngineMachine(RuleBasedStateMachine):
         inj = Injector.connect(f"sim://?seed={seed}&realtime=1" + (f"&faults={faults}" if faults else ""))
         assert inj.identity is not None
         vplan = validate_plan(load_plan(path), load_library(tmp / "products.toml"),
-                              device_limits(inj.identity), base_dir=tmp)
+                              device_limits(inj.capabilities), base_dir=tmp)
         store = RecordStore(tmp / "records.db")
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product={}, device={}, calibration={}, mode="auto")

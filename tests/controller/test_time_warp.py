@@ -34,7 +34,7 @@ def test_a_plan_completes_ten_times_faster_with_every_point_once(tmp_path: Path)
     with Injector.connect("sim://?seed=2&realtime=1&speed=10", timebase=Timebase(10)) as inj:
         assert inj.identity is not None
         vplan = validate_plan(load_plan(path), load_library(tmp_path / "products.toml"),
-                              device_limits(inj.identity), base_dir=tmp_path)
+                              device_limits(inj.capabilities), base_dir=tmp_path)
         store = RecordStore(tmp_path / "r.db")
         session = store.start_session(plan_snapshot={}, plan_hash=vplan.plan_hash, product={},
                                       device={}, calibration={}, mode="auto")

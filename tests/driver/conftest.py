@@ -23,10 +23,10 @@ def executed(inj: Injector) -> list[Any]:
     return device_truth(inj, lambda d: list(d.executed_log))
 
 
-def fast_shot(index: int, fire_tick: int | None, depth_mm: float = 1.5) -> ShotRequest:
+def fast_shot(index: int, fire_at: float | None, depth_mm: float = 1.5) -> ShotRequest:
     """A short shot (~0.15 s on the device) so real-time tests stay quick."""
     return ShotRequest(index=index, depth_mm=depth_mm, volume_ul=2.0, flow_ul_s=50.0,
-                       speed_mm_s=20.0, dwell_s=0.0, fire_tick=fire_tick)
+                       speed_mm_s=20.0, dwell_s=0.0, fire_at=fire_at)
 
 
 class Journal:

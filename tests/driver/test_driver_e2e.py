@@ -19,9 +19,9 @@ from tests.sim.test_sim_cli import sim_process
 
 def _fire_three(inj: Injector, session: int = 1) -> list[ShotState]:
     ready(inj, session)
-    start = inj.device_now() + 250_000
+    start = inj.device_now() + 0.25
     for i in range(3):
-        inj.queue_shot(fast_shot(i, start + i * 250_000))
+        inj.queue_shot(fast_shot(i, start + i * 0.25))
     states = [inj.wait_shot(session, i, timeout=5).state for i in range(3)]
     inj.disarm()
     return states
@@ -74,7 +74,7 @@ def test_dead_man_trips_when_the_host_stops_sending() -> None:
             status = again.status()
             assert status.state == DeviceState.FAULT
             assert status.faults & (1 << (Fault.LINK_LOST - 1))
-            assert status.needle_um <= 0  # retracted
+            assert status.needle_mm <= 0  # retracted
 
 
 def test_heartbeats_keep_an_idle_armed_session_alive(connect) -> None:  # type: ignore[no-untyped-def]

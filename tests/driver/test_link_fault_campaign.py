@@ -74,7 +74,7 @@ def test_journal_and_device_log_agree_under_link_faults(seed: int, h2d: str, d2h
                 if inj.armed_session is None:
                     session += 1
                     _make_ready(inj, session)
-                inj.queue_shot(fast_shot(index, inj.device_now() + 300_000))
+                inj.queue_shot(fast_shot(index, inj.device_now() + 0.3))
                 index += 1
                 sent += 1
                 inj.wait_shot(session, index - 1, timeout=3)

@@ -26,7 +26,7 @@ def test_connect_exposes_identity_capabilities_and_clock(connect) -> None:  # ty
     assert est is not None and est.samples >= 4
     # the estimate tracks the device clock to well within a millisecond over the in-process link
     truth = inj.transport._port.sim_call(lambda d: d.device_ticks())
-    assert abs(inj.device_now() - truth) < 5_000
+    assert abs(inj.device_now() - truth / 1e6) < 0.005
 
 
 def test_handshake_refuses_a_foreign_schema_naming_both(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -39,14 +39,14 @@ def test_handshake_refuses_a_foreign_schema_naming_both(monkeypatch) -> None:  #
 def test_three_timed_shots_execute_once_each_on_the_device_clock(connect, journal: Journal) -> None:  # type: ignore[no-untyped-def]
     inj = connect()
     ready(inj)
-    start = inj.device_now() + 200_000
+    start = inj.device_now() + 0.2
     for i in range(3):
-        inj.queue_shot(fast_shot(i, start + i * 250_000))
+        inj.queue_shot(fast_shot(i, start + i * 0.25))
     shots = [inj.wait_shot(1, i, timeout=5) for i in range(3)]
     assert [s.state for s in shots] == [ShotState.DONE] * 3
     for i, s in enumerate(shots):
-        assert s.result is not None
-        assert abs(s.result.start_tick - (start + i * 250_000)) <= 2_000  # fired on time
+        assert s.outcome is not None
+        assert abs(s.outcome.start_at - (start + i * 0.25)) <= 0.002  # fired on time
     log = executed(inj)
     assert sorted((e.session, e.index) for e in log) == [(1, 0), (1, 1), (1, 2)]
     # the journal saw each shot before it was sent (first entry PENDING) and its final state
@@ -65,7 +65,7 @@ def test_a_journal_failure_means_the_shot_is_not_sent(connect) -> None:  # type:
     ready(inj)
     inj.journal = broken
     with pytest.raises(OSError, match="disk full"):
-        inj.queue_shot(fast_shot(0, inj.device_now() + 200_000))
+        inj.queue_shot(fast_shot(0, inj.device_now() + 0.2))
     time.sleep(0.4)
     assert executed(inj) == []
 
@@ -73,16 +73,16 @@ def test_a_journal_failure_means_the_shot_is_not_sent(connect) -> None:  # type:
 def test_the_same_index_is_never_sent_twice(connect) -> None:  # type: ignore[no-untyped-def]
     inj = connect()
     ready(inj)
-    inj.queue_shot(fast_shot(0, inj.device_now() + 200_000))
+    inj.queue_shot(fast_shot(0, inj.device_now() + 0.2))
     with pytest.raises(ShotBlocked, match="already sent"):
-        inj.queue_shot(fast_shot(0, inj.device_now() + 400_000))
+        inj.queue_shot(fast_shot(0, inj.device_now() + 0.4))
 
 
 def test_out_of_range_request_is_refused_before_anything_is_sent(connect, journal: Journal) -> None:  # type: ignore[no-untyped-def]
     inj = connect()
     ready(inj)
     with pytest.raises(ShotBlocked, match="depth_um = 4500"):
-        inj.queue_shot(fast_shot(0, inj.device_now() + 200_000, depth_mm=4.5))
+        inj.queue_shot(fast_shot(0, inj.device_now() + 0.2, depth_mm=4.5))
     assert journal.entries == []
 
 
@@ -92,7 +92,7 @@ def test_a_late_shot_is_refused_by_the_host_and_never_sent(connect) -> None:  # 
     inj = connect()
     ready(inj)
     with pytest.raises(ShotTooLate):
-        inj.queue_shot(fast_shot(0, inj.device_now() - 50_000))
+        inj.queue_shot(fast_shot(0, inj.device_now() - 0.05))
     assert inj.shot(1, 0).state is ShotState.NOT_RECEIVED
     assert inj.status().state == DeviceState.ARMED
     assert executed(inj) == []
@@ -102,7 +102,7 @@ def test_late_shot_is_rejected_by_the_device_too_and_faults_never_executes_late(
     inj = connect()
     ready(inj)
     inj._earliest_safe_tick = lambda: 0  # type: ignore[method-assign]  # a host without the guard
-    shot = inj.queue_shot(fast_shot(0, inj.device_now() - 50_000))
+    shot = inj.queue_shot(fast_shot(0, inj.device_now() - 0.05))
     final = inj.wait_shot(1, shot.index, timeout=3)
     assert final.state is ShotState.REJECTED and final.reason == "TOO_LATE"
     inj.wait_state(DeviceState.FAULT, timeout=2)
@@ -113,18 +113,18 @@ def test_late_shot_is_rejected_by_the_device_too_and_faults_never_executes_late(
 def test_estop_while_firing_latches_and_refuses_commands(connect) -> None:  # type: ignore[no-untyped-def]
     inj = connect()
     ready(inj)
-    slow = fast_shot(0, inj.device_now() + 100_000)
+    slow = fast_shot(0, inj.device_now() + 0.1)
     slow = type(slow)(**{**slow.__dict__, "volume_ul": 20.0, "flow_ul_s": 10.0})  # ~2 s of dispensing
     inj.queue_shot(slow)
-    inj.queue_shot(fast_shot(1, inj.device_now() + 3_000_000))
+    inj.queue_shot(fast_shot(1, inj.device_now() + 3))
     inj.wait_state(DeviceState.FIRING, timeout=2)
     time.sleep(0.2)
     latency = inj.estop()
     assert latency < 0.5
     assert inj.status().state == DeviceState.ESTOPPED
     first = inj.wait_shot(1, 0, timeout=3)
-    assert first.state is ShotState.DONE and first.result.flags & ShotFlag.ABORTED
-    assert first.result.delivered_nl < 20_000
+    assert first.state is ShotState.DONE and first.outcome.flags & ShotFlag.ABORTED
+    assert first.outcome.delivered_ul < 20.0
     assert inj.wait_shot(1, 1, timeout=3).state is ShotState.CANCELLED
     with pytest.raises(CommandRefused, match="ESTOPPED"):
         inj.home()
@@ -160,8 +160,8 @@ def test_observers_see_state_changes_and_a_failing_observer_breaks_nothing(conne
 def test_reboot_settles_open_shots_from_the_device_journal_and_nothing_is_resent(connect, journal: Journal) -> None:  # type: ignore[no-untyped-def]
     inj = connect("seed=2&faults=reboot@2")
     ready(inj)
-    start = inj.device_now() + 200_000
-    for i, offset in enumerate((0, 250_000, 500_000, 2_500_000)):
+    start = inj.device_now() + 0.2
+    for i, offset in enumerate((0, 0.25, 0.5, 2.5)):
         inj.queue_shot(fast_shot(i, start + offset))
     states = {i: inj.wait_shot(1, i, timeout=5).state for i in range(4)}
     assert inj.rebooted
@@ -190,7 +190,7 @@ def test_a_shot_whose_recording_outlasts_its_lead_is_never_sent(connect) -> None
     ready(inj)
     inj.journal = slow_disk
     with pytest.raises(ShotTooLate):
-        inj.queue_shot(fast_shot(0, inj.device_now() + 100_000))
+        inj.queue_shot(fast_shot(0, inj.device_now() + 0.1))
     assert seen == [ShotState.PENDING, ShotState.NOT_RECEIVED]
     time.sleep(0.3)
     assert executed(inj) == []

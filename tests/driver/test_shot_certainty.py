@@ -43,8 +43,8 @@ def test_a_lost_boot_event_and_power_loss_mid_shot_never_doses_twice(connect: An
     (here the background clock sample), and no shot that ran is ever settled 'never ran'."""
     inj = connect(f"seed=2&faults=reboot@2&lose_boot_event=1&nvm_journal={nvm}")
     ready(inj)
-    start = inj.device_now() + 200_000
-    for i, offset in enumerate((0, 250_000, 500_000, 2_500_000)):
+    start = inj.device_now() + 0.2
+    for i, offset in enumerate((0, 0.25, 0.5, 2.5)):
         inj.queue_shot(fast_shot(i, start + offset))
     deadline = time.monotonic() + 6
     while not inj.rebooted and time.monotonic() < deadline:
@@ -79,7 +79,7 @@ def test_an_executed_shot_is_never_recorded_not_received(connect: Any) -> None:
     answer comes from a device that is not the boot it was sent to."""
     inj = connect("seed=4&lose_boot_event=1&nvm_journal=0")
     ready(inj)
-    inj.queue_shot(fast_shot(0, inj.device_now() + 150_000))
+    inj.queue_shot(fast_shot(0, inj.device_now() + 0.15))
     deadline = time.monotonic() + 2
     while inj.shot(1, 0).state is ShotState.PENDING and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -133,7 +133,7 @@ def test_a_device_that_lost_its_own_link_still_tells_the_host(connect: Any) -> N
     the host, but the fault notice (or the host's status poll) does."""
     inj = connect("seed=7")
     ready(inj)
-    inj.queue_shot(fast_shot(0, inj.device_now() + 2_000_000))
+    inj.queue_shot(fast_shot(0, inj.device_now() + 2))
     device_truth(inj, lambda d: d.lose_link())
     inj.wait_state(DeviceState.FAULT, timeout=5)
     assert inj.last_fault is not None and inj.last_fault.code == Fault.LINK_LOST

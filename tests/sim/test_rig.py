@@ -184,11 +184,11 @@ def test_the_balance_weighs_what_truly_left_the_needle() -> None:
             v0 = rig.truth().dispensed_nl
 
             inj.arm(1)
-            start = inj.device_now() + 200_000
+            start = inj.device_now() + 0.2
             for i in range(3):
                 inj.queue_shot(ShotRequest(index=i, depth_mm=2.0, volume_ul=10.0,
                                            flow_ul_s=50.0, speed_mm_s=50.0,
-                                           fire_tick=start + i * 400_000))  # fmt: skip
+                                           fire_at=start + i * 0.4))  # fmt: skip
             states = [inj.wait_shot(1, i, timeout=5).state for i in range(3)]
             assert states == [ShotState.DONE] * 3
             inj.disarm()
@@ -219,7 +219,7 @@ def test_the_gauge_follows_the_needle_into_the_skin() -> None:
             inj.arm(1)
             inj.queue_shot(ShotRequest(index=0, depth_mm=2.0, volume_ul=2.0, flow_ul_s=20.0,
                                        speed_mm_s=50.0, dwell_s=1.0,
-                                       fire_tick=inj.device_now() + 100_000))  # fmt: skip
+                                       fire_at=inj.device_now() + 0.1))  # fmt: skip
             deadline = time.monotonic() + 5.0
             while rig.truth().needle_um < 1500.0:
                 assert time.monotonic() < deadline, "the needle never went in"

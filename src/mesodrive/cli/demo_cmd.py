@@ -37,30 +37,29 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         with Injector.connect(url) as inj:
-            ident = inj.identity
-            assert ident is not None
-            print(f"connected: {ident.serial} firmware {ident.firmware}, boot {ident.boot_nonce:#010x}")
+            caps = inj.capabilities
+            print(f"connected: {caps.serial} firmware {caps.firmware}, boot {caps.boot_nonce:#010x}")
             inj.home()
             inj.prime(volume_ul=20.0, flow_ul_s=50.0)
             session = inj.arm()
-            start = inj.device_now() + 300_000  # first shot 0.3 s from now, on the device clock
+            start = inj.device_now() + 0.3  # first shot 0.3 s from now, on the device clock
             for i in range(3):
                 inj.queue_shot(ShotRequest(
                     index=i, depth_mm=args.depth, volume_ul=args.volume, flow_ul_s=20.0,
-                    speed_mm_s=20.0, dwell_s=0.05, fire_tick=start + i * 500_000,
+                    speed_mm_s=20.0, dwell_s=0.05, fire_at=start + i * 0.5,
                 ))
             failed = 0
             for i in range(3):
                 shot = inj.wait_shot(session, i, timeout=10.0)
-                r = shot.result
+                r = shot.outcome
                 if r is None:
                     failed += 1
                     print(f"shot {i}: {shot.state.value} ({shot.reason})")
                     continue
-                late_us = r.start_tick - (start + i * 500_000)
-                print(f"shot {i}: {shot.state.value}: depth {r.reached_depth_um / 1000:.3f} mm, "
-                      f"volume {r.delivered_nl / 1000:.2f} µL, start {late_us:+d} µs vs schedule, "
-                      f"peak {r.peak_pressure_pa / 1000:.1f} kPa")
+                late_ms = (r.start_at - (start + i * 0.5)) * 1000
+                print(f"shot {i}: {shot.state.value}: depth {r.reached_depth_mm:.3f} mm, "
+                      f"volume {r.delivered_ul:.2f} µL, start {late_ms:+.3f} ms vs schedule, "
+                      f"peak {r.peak_pressure_kpa:.1f} kPa")
             inj.disarm()
             return EXIT_OK if failed == 0 else EXIT_FAILED
     except DriverError as exc:

@@ -41,6 +41,7 @@ from mesodrive.controller.resume import settle_open_shots
 from mesodrive.controller.states import RunState
 from mesodrive.driver.errors import CommandRefused, DriverError
 from mesodrive.driver.injector import Injector
+from mesodrive.driver.vocabulary import DeviceState
 from mesodrive.plan import (
     PlanError,
     PlanFileError,
@@ -104,9 +105,8 @@ def run(args: argparse.Namespace) -> int:
     if inj is None:
         return EXIT_DEVICE
     with inj:
-        assert inj.identity is not None
         try:
-            vplan = validate_plan(plan, library, device_limits(inj.identity), base_dir=args.plan.parent)
+            vplan = validate_plan(plan, library, device_limits(inj.capabilities), base_dir=args.plan.parent)
         except PlanError as exc:
             print(f"plan {args.plan} is not allowed on this device (nothing was sent):\n{exc}", file=sys.stderr)
             return EXIT_INCOMPLETE
@@ -205,27 +205,20 @@ def _connect(args: argparse.Namespace, console: Console) -> Injector | None:
     except DriverError as exc:
         print(f"error: cannot connect to {url}: {exc}", file=sys.stderr)
         return None
-    ident = inj.identity
-    assert ident is not None
-    console.print(f"device {ident.serial} · firmware {ident.firmware} · boot {ident.boot_nonce:#010x}")
+    caps = inj.capabilities
+    console.print(f"device {caps.serial} · firmware {caps.firmware} · boot {caps.boot_nonce:#010x}")
     return inj
 
 
 def _clear_fault(inj: Injector) -> None:
     """A crashed host leaves the device in LINK_LOST: clear it (the engine re-homes)."""
-    from mesodrive.protocol.messages import DeviceState
-
     if inj.status().state in (DeviceState.FAULT, DeviceState.ESTOPPED):
         inj.clear_fault()
         inj.wait_state(DeviceState.IDLE, timeout=5)
 
 
 def _device_record(inj: Injector) -> dict[str, Any]:
-    ident = inj.identity
-    assert ident is not None
-    out = ident.as_dict()
-    out["schema_hash"] = f"{ident.schema_hash:#018x}"
-    return out
+    return inj.capabilities.as_record()
 
 
 def _interactive() -> bool:

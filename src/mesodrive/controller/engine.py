@@ -32,9 +32,9 @@ from mesodrive.controller.states import RunState, RunStateMachine
 from mesodrive.driver.errors import DriverError, LinkLostError, ShotBlocked, ShotTooLate
 from mesodrive.driver.event_bus import EventBus
 from mesodrive.driver.injector import Injector
-from mesodrive.driver.shots import Shot, ShotRequest, ShotState
+from mesodrive.driver.shots import Shot, ShotOutcome, ShotRequest, ShotState
+from mesodrive.driver.vocabulary import DeviceState, Fault, RejectReason
 from mesodrive.plan import PlannedPoint, ValidatedPlan, check_point
-from mesodrive.protocol.messages import TICK_HZ, DeviceState, Fault, RejectReason, ShotFlag
 from mesodrive.records import RecordStore
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class RunResult:
     stats: ScheduleStats = field(default_factory=ScheduleStats)
 
 
-def shot_delivered(state: ShotState, reached_depth_um: int, delivered_nl: int, flags: int) -> bool:
+def shot_delivered(state: ShotState, outcome: ShotOutcome | None) -> bool:
     """Does this shot count as the point's delivery? UNCERTAIN does (never re-inject); DONE does
     unless the device itself says it stopped before the needle moved (flag NOT_STARTED, set only
     by the contact check). A reported depth of 0 proves nothing: with a depth offset the needle
@@ -131,7 +131,7 @@ def shot_delivered(state: ShotState, reached_depth_um: int, delivered_nl: int, f
         return True
     if state is not ShotState.DONE:
         return False
-    return not flags & ShotFlag.NOT_STARTED
+    return outcome is None or not outcome.not_started
 
 
 class RunEngine:
@@ -167,7 +167,7 @@ class RunEngine:
         self.device_sessions: list[int] = []  # every device session armed, fresh at each arm
         self._index_point: dict[int, int] = {}
         self._next_index = first_index
-        self._last_fire: int | None = None
+        self._last_fire: float | None = None  # device-clock seconds
         self._refilled: set[int] = set()
         self._requests: set[str] = set()  # "pause" | "resume" | "abort"
         self._abort_reason = ""
@@ -319,11 +319,11 @@ class RunEngine:
 
     def _schedule_auto(self) -> None:
         cadence = self.plan.cadence_hz or self.plan.estimate.achievable_cadence_hz
-        period = round(TICK_HZ / cadence)
+        period = 1.0 / cadence
         now = self.inj.device_now()
-        lead = round(self.config.min_lead_s * TICK_HZ)
-        horizon = now + round(self.config.look_ahead_s * TICK_HZ)
-        queue_len = self.inj.identity.queue_len if self.inj.identity else 8
+        lead = self.config.min_lead_s
+        horizon = now + self.config.look_ahead_s
+        queue_len = self.inj.capabilities.queue_len
         while len(self._inflight) < queue_len - 1:
             point = self._next_point()
             if point is None or (point in self.plan.refill_before and point not in self._refilled):
@@ -349,7 +349,7 @@ class RunEngine:
             if not self._send(point, None, None, first=False):
                 return
 
-    def _send(self, point: int, fire: int | None, now: int | None, *, first: bool) -> bool:
+    def _send(self, point: int, fire: float | None, now: float | None, *, first: bool) -> bool:
         """Journal and send one shot for `point`; False if it was not sent (point stays pending)."""
         p = self._points[point]
         issues = check_point(self.plan.product, self.plan.device, p, self.plan.overrides)
@@ -360,7 +360,7 @@ class RunEngine:
         self._index_point[index] = point
         req = ShotRequest(index=index, depth_mm=p.depth_mm, volume_ul=p.volume_ul,
                           flow_ul_s=p.flow_ul_s, speed_mm_s=p.speed_mm_s, dwell_s=p.dwell_s,
-                          fire_tick=fire)
+                          fire_at=fire)
         try:
             shot = self.inj.queue_shot(req)  # journals (durably) before sending
         except ShotTooLate:
@@ -380,7 +380,7 @@ class RunEngine:
         self._sent_under[index] = shot.session
         self.result.stats.shots_sent += 1
         if fire is not None and now is not None:
-            self.result.stats.note_slack((fire - now) / TICK_HZ, first=first)
+            self.result.stats.note_slack(fire - now, first=first)
         return True
 
     # ----- results --------------------------------------------------------------------------------
@@ -391,14 +391,13 @@ class RunEngine:
             if not shot.state.final:
                 continue
             del self._inflight[index]
-            r = shot.result
-            if shot_delivered(shot.state, r.reached_depth_um if r else 0, r.delivered_nl if r else 0,
-                              r.flags if r else 0):
+            r = shot.outcome
+            if shot_delivered(shot.state, r):
                 planned = self._points[point].volume_ul
-                self.result.delivered[point] = r.delivered_nl / 1000 if r else planned
+                self.result.delivered[point] = r.delivered_ul if r else planned
                 if shot.state is ShotState.UNCERTAIN:
                     self.result.uncertain.add(point)
-                elif r is not None and r.flags & ShotFlag.ABORTED:
+                elif r is not None and r.aborted:
                     self.result.partial.add(point)  # under-dosed: reported, never topped up
                 self._remove_pending(point)
                 self._bus.emit(PointFinished(point, shot))

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from mesodrive.controller.engine import shot_delivered
 from mesodrive.driver.injector import Injector
-from mesodrive.driver.shots import ShotState
-from mesodrive.driver.units import nl_to_ul, um_to_mm
-from mesodrive.protocol.messages import ShotFlag
+from mesodrive.driver.shots import ShotOutcome, ShotState
+from mesodrive.driver.vocabulary import ShotFlag
 from mesodrive.records import RecordStore, ShotRow
 
 
@@ -39,10 +38,7 @@ def settle_open_shots(store: RecordStore, session_id: int, inj: Injector,
             out.settled.append(row)
         state = ShotState(row.state) if row.state in ShotState._value2member_map_ else None
         m = row.measured or {}
-        if state is not None and shot_delivered(
-            state, round(float(m.get("reached_depth_mm", 0)) * 1000),
-            round(float(m.get("delivered_ul", 0)) * 1000), int(m.get("flags", 0)),
-        ):
+        if state is not None and shot_delivered(state, _outcome(m) if m else None):
             out.delivered[row.point] = float(m["delivered_ul"]) if m else planned_ul.get(row.point, 0.0)
             if state is ShotState.UNCERTAIN:
                 out.uncertain.add(row.point)
@@ -58,18 +54,28 @@ def settle_open_shots(store: RecordStore, session_id: int, inj: Injector,
 def _settle(store: RecordStore, session_id: int, inj: Injector, row: ShotRow) -> ShotRow:
     """Ask the device about one open shot; record and return the settled row."""
     device_session = int(row.commanded.get("session") or session_id)  # older rows: the records id
-    state, reason, result = inj.settle_recorded(row.boot_nonce, device_session, row.index,
-                                                seen_accepted=row.state == "accepted")
+    state, reason, outcome = inj.settle_recorded(row.boot_nonce, device_session, row.index,
+                                                 seen_accepted=row.state == "accepted")
     measured = row.measured
     if state is None:  # still queued or executing on the device after the wait: never guess
         state, reason = ShotState.UNCERTAIN, f"{reason} (still, after waiting)"
-    if result is not None:
-        measured = {"reached_depth_mm": um_to_mm(result.reached_depth_um),
-                    "delivered_ul": nl_to_ul(result.delivered_nl), "start_tick": result.start_tick,
-                    "end_tick": 0, "peak_pressure_kpa": result.peak_pressure_pa / 1000,
-                    "flags": result.flags}
+    if outcome is not None:
+        measured = {"reached_depth_mm": outcome.reached_depth_mm,
+                    "delivered_ul": outcome.delivered_ul, "start_tick": outcome.start_tick,
+                    "end_tick": outcome.end_tick, "peak_pressure_kpa": outcome.peak_pressure_kpa,
+                    "flags": outcome.flags}
     new = ShotRow(index=row.index, point=row.point, state=state.value, reason=f"resume: {reason}",
                   requested=row.requested, commanded=row.commanded, measured=measured,
                   boot_nonce=row.boot_nonce)
     store.record_shot(session_id, new, sync=True)
     return new
+
+
+def _outcome(measured: dict[str, float | int]) -> ShotOutcome:
+    """A recorded measurement back as the driver's outcome (same public units)."""
+    return ShotOutcome(reached_depth_mm=float(measured.get("reached_depth_mm", 0)),
+                       delivered_ul=float(measured.get("delivered_ul", 0)), start_at=0.0,
+                       end_at=None, peak_pressure_kpa=float(measured.get("peak_pressure_kpa", 0)),
+                       flags=int(measured.get("flags", 0)),
+                       start_tick=int(measured.get("start_tick", 0)),
+                       end_tick=int(measured.get("end_tick", 0)))

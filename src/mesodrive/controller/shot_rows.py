@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from mesodrive.driver.shots import Shot
-from mesodrive.driver.units import nl_to_ul, um_to_mm
 from mesodrive.records import ShotRow
 
 
 def shot_row(shot: Shot, point: int) -> ShotRow:
-    req, cmd, r = shot.request, shot.commanded, shot.result
+    req, cmd, r = shot.request, shot.commanded, shot.outcome
     measured = None
     if r is not None:
         measured = {
-            "reached_depth_mm": um_to_mm(r.reached_depth_um),
-            "delivered_ul": nl_to_ul(r.delivered_nl),
+            "reached_depth_mm": r.reached_depth_mm,
+            "delivered_ul": r.delivered_ul,
             "start_tick": r.start_tick,
             "end_tick": r.end_tick,
-            "peak_pressure_kpa": r.peak_pressure_pa / 1000,
+            "peak_pressure_kpa": r.peak_pressure_kpa,
             "flags": r.flags,
         }
     return ShotRow(
@@ -26,9 +25,7 @@ def shot_row(shot: Shot, point: int) -> ShotRow:
         reason=shot.reason,
         requested={"depth_mm": req.depth_mm, "volume_ul": req.volume_ul, "flow_ul_s": req.flow_ul_s,
                    "speed_mm_s": req.speed_mm_s, "dwell_s": req.dwell_s},
-        commanded={"depth_um": cmd.depth_um, "volume_nl": cmd.volume_nl, "flow_nl_s": cmd.flow_nl_s,
-                   "speed_um_s": cmd.speed_um_s, "dwell_ms": cmd.dwell_ms, "fire_tick": cmd.fire_tick,
-                   "profile": cmd.profile, "session": shot.session},
+        commanded=dict(cmd.wire),  # exactly what went on the wire
         measured=measured,
         boot_nonce=shot.boot_nonce,
     )

@@ -13,12 +13,16 @@ resolution by asking the device, a watchdog for liveness, and the e-stop.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Self
 
+from mesodrive.driver import wire
 from mesodrive.driver.calibration_profile import IDENTITY, CalibrationProfile
+from mesodrive.driver.capabilities import DeviceCapabilities, DeviceStatus
 from mesodrive.driver.channel import QUERY_TIMEOUT, Channel
 from mesodrive.driver.clock_sync import ClockSync
 from mesodrive.driver.device_state import ARMED_STATES, DeviceTracker
@@ -42,14 +46,14 @@ from mesodrive.driver.events import (
     TriggerPressed,
 )
 from mesodrive.driver.shot_ledger import Key, ShotLedger, verdict
-from mesodrive.driver.shots import Commanded, Shot, ShotRequest, ShotState
+from mesodrive.driver.shots import Commanded, Shot, ShotOutcome, ShotRequest, ShotState
 from mesodrive.driver.timebase import REAL_TIME, Timebase
 from mesodrive.driver.transport import Transport, open_transport
-from mesodrive.driver.units import mm_to_um, s_to_ms, ul_to_nl
 from mesodrive.protocol import LinkConfig, Message
 from mesodrive.protocol.messages import (
     PROTOCOL_VERSION,
     SCHEMA_HASH,
+    TICK_HZ,
     Arm,
     BootEvent,
     CancelQueue,
@@ -81,7 +85,6 @@ from mesodrive.protocol.messages import (
     StatusReply,
     Telemetry,
     TriggerEvent,
-    TriggerMode,
 )
 
 log = logging.getLogger(__name__)
@@ -134,7 +137,15 @@ class Injector:
 
     @property
     def identity(self) -> Identity | None:
+        """The raw identity message (tools and tests); callers use `capabilities`."""
         return self.device.identity
+
+    @property
+    def capabilities(self) -> DeviceCapabilities:
+        ident = self.device.identity
+        if ident is None:
+            raise DeviceTimeout("not connected: no identity from the device yet")
+        return DeviceCapabilities(**wire.capabilities(ident))
 
     @property
     def boot_nonce(self) -> int:
@@ -312,9 +323,10 @@ class Injector:
     def query(self, make: Callable[[int], Message], reply: type[Any], **kwargs: Any) -> Any:
         return self.channel.query(make, reply, **kwargs)
 
-    def status(self) -> StatusReply:
+    def status(self) -> DeviceStatus:
+        """Ask the device how it is (its state, needle, plunger, pressure), in public units."""
         reply: StatusReply = self.query(StatusQuery, StatusReply)
-        return reply
+        return DeviceStatus(**wire.status(reply))
 
     def get_shot(self, shot_boot: int, session: int, index: int) -> ShotRecord:
         """The device's record of (session, index) as sent in boot `shot_boot`."""
@@ -361,8 +373,11 @@ class Injector:
                 self.clock = ClockSync(self.device.identity.tick_hz)
             self.ledger.doubt(what)
 
-    def device_now(self) -> int:
-        """The estimated device clock now (ticks)."""
+    def device_now(self) -> float:
+        """The estimated device clock now, in seconds (the time base of `ShotRequest.fire_at`)."""
+        return wire.ticks_to_s(self._device_ticks(), TICK_HZ)
+
+    def _device_ticks(self) -> int:
         estimate = self.clock.estimate if self.clock is not None else None
         if estimate is None:
             raise DeviceTimeout("the device clock is not synchronised yet (after connect or a reboot)")
@@ -392,7 +407,8 @@ class Injector:
         late = estimate.to_ticks(self._tb.now() - OVERDUE_S)
         with self._lock:
             overdue = [k for k in self.ledger.open_keys()
-                       if (f := self.ledger.get(k).commanded.fire_tick) is not None and f < late]
+                       if (f := self.ledger.get(k).commanded.fire_at) is not None
+                       and wire.s_to_ticks(f, TICK_HZ) < late]
         for key in overdue[:4]:
             self.resolve_shot(*key)
 
@@ -428,10 +444,10 @@ class Injector:
         self._run_to(Home(), DeviceState.READY, timeout)
 
     def prime(self, volume_ul: float, flow_ul_s: float, timeout: float = 60.0) -> None:
-        self._run_to(Prime(ul_to_nl(volume_ul), ul_to_nl(flow_ul_s)), DeviceState.READY, timeout)
+        self._run_to(Prime(wire.ul_to_nl(volume_ul), wire.ul_to_nl(flow_ul_s)), DeviceState.READY, timeout)
 
     def load_syringe(self, volume_ul: float) -> None:
-        self.command(LoadSyringe(ul_to_nl(volume_ul)))
+        self.command(LoadSyringe(wire.ul_to_nl(volume_ul)))
 
     def arm(self, session: int | None = None, telemetry_ms: int = 0) -> int:
         """Arm a session and return its id. Without `session`, a random id that this device has
@@ -495,47 +511,55 @@ class Injector:
 
     # ----- shots ----------------------------------------------------------------------------------
     def commanded_for(self, req: ShotRequest) -> Commanded:
-        """The wire values for a request after the calibration profile; checks device limits."""
+        """What the device will be told for a request, after the calibration profile; refuses
+        what is outside the device's own capabilities (checked again on the wire values)."""
         p = self.profile
-        c = Commanded(
-            depth_um=mm_to_um(p.commanded_depth_mm(req.depth_mm)),
-            volume_nl=ul_to_nl(p.commanded_volume_ul(req.volume_ul)),
-            flow_nl_s=ul_to_nl(req.flow_ul_s), speed_um_s=mm_to_um(req.speed_mm_s),
-            dwell_ms=s_to_ms(req.dwell_s), fire_tick=req.fire_tick, profile=p.name,
-        )
+        return Commanded(depth_mm=p.commanded_depth_mm(req.depth_mm),
+                         volume_ul=p.commanded_volume_ul(req.volume_ul), flow_ul_s=req.flow_ul_s,
+                         speed_mm_s=req.speed_mm_s, dwell_s=req.dwell_s, fire_at=req.fire_at,
+                         profile=p.name)
+
+    def _check_capabilities(self, req: ShotRequest, msg: QueueShot) -> None:
         ident = self.device.identity
-        if ident is not None:
-            limits = {
-                "depth_um": (ident.depth_min_um, ident.depth_max_um),
-                "volume_nl": (ident.volume_min_nl, ident.volume_max_nl),
-                "flow_nl_s": (ident.flow_min_nl_s, ident.flow_max_nl_s),
-                "speed_um_s": (ident.speed_min_um_s, ident.speed_max_um_s),
-                "dwell_ms": (0, ident.dwell_max_ms),
-            }
-            for name, (lo, hi) in limits.items():
-                value = getattr(c, name)
-                if not lo <= value <= hi:
-                    raise ShotBlocked(
-                        f"shot {req.index}: commanded {name} = {value} is outside the device's "
-                        f"range [{lo}, {hi}] (requested {req}, profile {p.name!r})"
-                    )
-        return c
+        if ident is None:
+            return
+        limits = {
+            "depth_um": (ident.depth_min_um, ident.depth_max_um),
+            "volume_nl": (ident.volume_min_nl, ident.volume_max_nl),
+            "flow_nl_s": (ident.flow_min_nl_s, ident.flow_max_nl_s),
+            "speed_um_s": (ident.speed_min_um_s, ident.speed_max_um_s),
+            "dwell_ms": (0, ident.dwell_max_ms),
+        }
+        for name, (lo, hi) in limits.items():
+            value = getattr(msg, name)
+            if not lo <= value <= hi:
+                raise ShotBlocked(
+                    f"shot {req.index}: commanded {name} = {value} is outside the device's "
+                    f"range [{lo}, {hi}] (requested {req}, profile {self.profile.name!r})"
+                )
 
     def queue_shot(self, req: ShotRequest) -> Shot:
         """Journal, then send one shot. Returns the PENDING snapshot; follow it with
         `wait_shot` or observers. Never re-sends: a retry must use a new index."""
+        for name in ("depth_mm", "volume_ul", "flow_ul_s", "speed_mm_s", "dwell_s"):
+            value = getattr(req, name)
+            if not math.isfinite(value):
+                raise ShotBlocked(f"shot {req.index}: {name} = {value!r} is not a number")
+        if req.fire_at is not None and not math.isfinite(req.fire_at):
+            raise ShotBlocked(f"shot {req.index}: fire_at = {req.fire_at!r} is not a time")
         session, boot = self.device.armed_session, self.device.boot_nonce
         if session is None:
             raise ShotBlocked(f"shot {req.index}: the device is not armed")
         self._check_unresolved()
         commanded = self.commanded_for(req)
-        msg = QueueShot(
-            boot_nonce=boot, session=session, index=req.index,
-            trigger=TriggerMode.ON_TRIGGER if req.fire_tick is None else TriggerMode.AT_TICK,
-            fire_tick=req.fire_tick or 0, depth_um=commanded.depth_um, volume_nl=commanded.volume_nl,
-            flow_nl_s=commanded.flow_nl_s, speed_um_s=commanded.speed_um_s, dwell_ms=commanded.dwell_ms,
-        )
-        msg.check()  # every field in the protocol's range before anything is persisted
+        msg = wire.queue_shot(commanded, boot=boot, session=session, index=req.index,
+                              tick_hz=TICK_HZ)
+        self._check_capabilities(req, msg)
+        problems = msg.range_errors()  # every field in the protocol's range before anything is persisted
+        if problems:
+            raise ShotBlocked(f"shot {req.index}: outside the protocol's ranges: "
+                              + "; ".join(str(p) for p in problems))
+        commanded = replace(commanded, wire=wire.commanded_record(msg, commanded.profile))
         key = (session, req.index)
         with self._lock:
             try:
@@ -555,12 +579,12 @@ class Injector:
                     # The device rebooted or disarmed while we wrote: never send a stale shot.
                     self.ledger.settle(shot, ShotState.NOT_RECEIVED, "not sent: the device left the session")
                     raise ShotBlocked(f"shot {req.index}: the device left session {session} before it was sent")
-                if req.fire_tick is not None and req.fire_tick < self._earliest_safe_tick():
+                if req.fire_at is not None and msg.fire_tick < self._earliest_safe_tick():
                     # The durable write took so long that the shot would arrive late: the
                     # device would refuse it and fault. Never sent, so certainly not executed.
                     self.ledger.settle(shot, ShotState.NOT_RECEIVED,
                                        "not sent: recording it took until too close to its fire time")
-                    raise ShotTooLate(f"shot {req.index}: fire tick {req.fire_tick} is too close "
+                    raise ShotTooLate(f"shot {req.index}: fire time {req.fire_at:.6f} s is too close "
                                       "after recording it; reschedule it under a new index")
                 self.channel.send_sequenced(msg)
         finally:
@@ -647,7 +671,7 @@ class Injector:
             return shot if shot.state.final else self.ledger.settle(shot, ShotState.UNCERTAIN, reason)
 
     def settle_recorded(self, shot_boot: int, session: int, index: int, *, seen_accepted: bool,
-                        wait: float = 3.0) -> tuple[ShotState | None, str, ShotResult | None]:
+                        wait: float = 3.0) -> tuple[ShotState | None, str, ShotOutcome | None]:
         """Crash resume: the verdict for a shot another process sent (by the same rules).
         Waits up to `wait` s for one still queued or executing; (None, ...) if it still is."""
         end = self._tb.now() + wait
@@ -659,5 +683,5 @@ class Injector:
             # Another process sent it and is gone: its link is gone too, so nothing is in flight.
             v = verdict(record, shot_boot=shot_boot, seen_accepted=seen_accepted, link_quiet=True)
             if v.state is not None or self._tb.now() >= end:
-                return v.state, v.reason, v.result
+                return v.state, v.reason, v.outcome
             self._tb.sleep(0.05)

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mesodrive.driver.shots import Shot, ShotState
-from mesodrive.protocol.messages import RejectReason, ShotRecord, ShotResult, ShotStatus
+from mesodrive.driver.shots import Shot, ShotOutcome, ShotState
+from mesodrive.driver.wire import outcome
+from mesodrive.protocol.messages import TICK_HZ, RejectReason, ShotRecord, ShotResult, ShotStatus
 
 log = logging.getLogger(__name__)
 Key = tuple[int, int]  # (device session, index): the device never arms a session id twice
@@ -33,7 +34,7 @@ class Verdict:
 
     state: ShotState | None
     reason: str
-    result: ShotResult | None = None
+    outcome: ShotOutcome | None = None
     ask_again: bool = False  # open, and only a quiet or resynchronised link can tell
 
 
@@ -44,9 +45,8 @@ def verdict(rec: ShotRecord, *, shot_boot: int, seen_accepted: bool, link_quiet:
     same_boot = rec.boot_nonce == shot_boot
     status = ShotStatus(rec.status) if rec.status in ShotStatus._value2member_map_ else None
     if status is ShotStatus.DONE:
-        result = ShotResult(rec.session, rec.index, rec.start_tick, 0, rec.reached_depth_um,
-                            rec.delivered_nl, rec.peak_pressure_pa, rec.flags)
-        return Verdict(ShotState.DONE, "device record: executed", result)
+        return Verdict(ShotState.DONE, "device record: executed",
+                       ShotOutcome(**outcome(rec, TICK_HZ)))
     if status is ShotStatus.REJECTED:
         return Verdict(ShotState.REJECTED, "device record: rejected")
     if status is ShotStatus.CANCELLED:
@@ -130,7 +130,7 @@ class ShotLedger:
     def on_result(self, result: ShotResult) -> None:
         shot = self._shots.get((result.session, result.index))
         if shot is not None and not shot.state.final:
-            self.settle(shot, ShotState.DONE, "", result=result)
+            self.settle(shot, ShotState.DONE, "", outcome=ShotOutcome(**outcome(result, TICK_HZ)))
 
     # ----- events that make outcomes unknown ---------------------------------------------------
     def doubt(self, reason: str, *, only: Callable[[Shot], bool] = lambda s: True) -> None:
@@ -153,7 +153,7 @@ class ShotLedger:
             if v.ask_again:
                 return self.update(shot, shot.state, v.reason, needs_resolution=True)
             return self.update(shot, ShotState.ACCEPTED, v.reason, needs_resolution=False)
-        return self.settle(shot, v.state, v.reason, result=v.result)
+        return self.settle(shot, v.state, v.reason, outcome=v.outcome)
 
     def settle(self, shot: Shot, state: ShotState, reason: str, **changes: Any) -> Shot:
         """The one place a shot's outcome becomes final."""
