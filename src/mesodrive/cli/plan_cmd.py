@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mesodrive.plan import PlanError, PlanFileError, ValidatedPlan, validate_plan_file
-from mesodrive.plan.issues import fmt
+from mesodrive.plan.issues import clipped_repr, fmt
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -82,7 +82,8 @@ def _check_json(path: Path) -> int:
         print(f"error: cannot read plan file {path}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PlanError as exc:
-        issues = [{"field": i.field, "value": repr(i.value) if i.value is not None else None,
+        issues = [{"field": i.field,
+                   "value": clipped_repr(i.value, 200) if i.value is not None else None,
                    "limit": i.limit, "message": i.message} for i in exc.issues]
         print(json.dumps({"valid": False, "issues": issues}, ensure_ascii=False, indent=2))
         return EXIT_INVALID

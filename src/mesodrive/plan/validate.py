@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from mesodrive.plan.csvpoints import parse_points_csv
 from mesodrive.plan.device import DeviceLimits
 from mesodrive.plan.estimate import Estimate, estimate, plan_refills, shot_time
+from mesodrive.plan.files import read_text_file
 from mesodrive.plan.geometry import Ellipse, Polygon, Rectangle
 from mesodrive.plan.grid import SPACING_RANGE_MM, GridTooLarge, generate_grid
 from mesodrive.plan.issues import PlanError, PlanIssue, fmt, issues_from_validation_error
@@ -247,16 +248,14 @@ def check_point(
 
 
 def read_points_csv(plan: Plan, base_dir: Path | None) -> tuple[CsvSource | None, list[PlanIssue]]:
+    """The plan's point list, read with `files.read_text_file`'s bounds (None without one)."""
     if plan.points_csv is None:
         return None, []
     path = (base_dir or Path.cwd()) / plan.points_csv
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        return None, [PlanIssue("points_csv", plan.points_csv, "an existing file, relative to "
-                                "the plan", f"point list not found: {path}")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [PlanIssue("points_csv", plan.points_csv, "a readable UTF-8 file", str(exc))]
+        text = read_text_file(path, "points_csv", plan.points_csv, "point list")
+    except PlanError as exc:
+        return None, exc.issues
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return CsvSource(plan.points_csv, text, sha), []
 

@@ -1,0 +1,71 @@
+"""Text a plan names things with: names are NFKC-normalised, and invisible characters refused.
+
+Two zone names, patient references or product ids that *look* the same must *be* the same, or
+a zone's overrides land on the wrong points and a record files under the wrong patient:
+
+* NFKC folds compatibility look-alikes (full-width ``ｃｒｏｗｎ``, ligatures, no-break and em
+  spaces) into one spelling; runs of white space collapse to one space and the ends are trimmed;
+* control characters (Unicode Cc, e.g. ESC, which also lets a plan rewrite the practitioner's
+  terminal), format characters (Cf: zero-width space/joiner, word joiner, BOM, bidi overrides,
+  soft hyphen), line/paragraph separators, private-use, surrogate and unassigned code points
+  are refused outright: they change what a name *is* without changing what it looks like.
+
+Cross-script homoglyphs (Cyrillic ``а`` for Latin ``a``) are not folded by NFKC; they stay
+distinct names. File paths are checked for invisible characters but never normalised: a file
+system compares bytes, so normalising would open another file than the one written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Cc control, Cf format, Cs surrogate, Co private use, Cn unassigned, Zl/Zp line separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_SPACES = re.compile(r"\s+")
+
+
+def invisible_character(text: str, allowed: str = "") -> str | None:
+    """A description of the first refused character in ``text`` (None if there is none)."""
+    for i, c in enumerate(text):
+        if c not in allowed and unicodedata.category(c) in _REFUSED_CATEGORIES:
+            name = unicodedata.name(c, "unnamed")
+            return f"U+{ord(c):04X} {name} at position {i + 1}"
+    return None
+
+
+def normalise_name(value: object) -> object:
+    """pydantic before-validator for names: NFKC, trimmed, single spaces; refuses invisible
+    and control characters. Non-strings pass through for the strict type check to report."""
+    if not isinstance(value, str):
+        return value
+    bad = invisible_character(value)
+    if bad is not None:
+        raise ValueError(f"contains {bad}: names must be visible characters only "
+                         "(no control or format characters)")
+    text = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    bad = invisible_character(text)  # NFKC is not known to produce one; cheap to be sure
+    if bad is not None:
+        raise ValueError(f"contains {bad} once normalised: names must be visible characters")
+    return text
+
+
+def normalise_free_text(value: object) -> object:
+    """Like `normalise_name` for prose (an override's reason): line breaks and tabs are kept."""
+    if not isinstance(value, str):
+        return value
+    bad = invisible_character(value, allowed="\n\t")
+    if bad is not None:
+        raise ValueError(f"contains {bad}: text must be visible characters only "
+                         "(no control or format characters)")
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def check_path_text(value: object) -> object:
+    """pydantic before-validator for file references: refused, never rewritten (see above)."""
+    if not isinstance(value, str):
+        return value
+    bad = invisible_character(value)
+    if bad is not None:
+        raise ValueError(f"contains {bad}: a file name must be visible characters only")
+    return value
