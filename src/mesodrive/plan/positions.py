@@ -1,12 +1,23 @@
-"""Validation stage 1: where the points are, from a generated grid or an explicit CSV list."""
+"""Validation stage 1: where the points are, from a generated grid or an explicit CSV list.
+
+The grid's rules hold for both: positions within `COORD_MAX_MM` of the origin, no two points
+on one spot (at 1 µm), and for a CSV list — where nobody chose a spacing — no two points
+closer than the grid's minimum spacing and no spread wider than the largest area.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from mesodrive.plan.csvpoints import parse_points_csv
+import numpy as np
+
+from mesodrive.plan.csvpoints import CsvPoint, parse_points_csv
 from mesodrive.plan.geometry import (
+    AREA_MAX_MM,
+    COORD_MAX_MM,
     Ellipse,
+    FloatArray,
     Polygon,
     Rectangle,
 )
@@ -41,6 +52,19 @@ def plan_positions(plan: Plan, csv_text: str | None) -> tuple[Positions, list[Pl
     return csv_positions(plan, csv_text)
 
 
+def duplicate_positions(xy: FloatArray) -> list[tuple[int, int]]:
+    """(index, index of the earlier point it coincides with) for points on one spot at 1 µm."""
+    seen: dict[tuple[float, float], int] = {}
+    out: list[tuple[int, int]] = []
+    for k, (x, y) in enumerate(np.round(np.asarray(xy, dtype=float), POSITION_DECIMALS)):
+        key = (float(x), float(y))
+        if key in seen:
+            out.append((k, seen[key]))
+        else:
+            seen[key] = k
+    return out
+
+
 # ---- a generated grid -----------------------------------------------------------------------
 
 
@@ -70,6 +94,12 @@ def grid_positions(
         return Positions(), [PlanIssue(
             "area", area.describe(), f"at least one {plan.pattern} grid point at "
             f"{fmt(spacing)} mm spacing", "the area is empty: no grid point falls inside it")]
+    dups = duplicate_positions(xy)
+    if dups:  # float rounding stacked lattice points: never inject twice into one spot
+        return Positions(), [PlanIssue(
+            "area", area.describe(), "distinct grid positions (at 1 µm)",
+            f"{len(dups)} grid points fall on the spot of another (point {dups[0][0] + 1} on "
+            f"point {dups[0][1] + 1}): the coordinates are too large for the spacing")]
     return Positions([(float(x), float(y)) for x, y in xy]), []
 
 
@@ -87,11 +117,60 @@ def csv_positions(plan: Plan, csv_text: str | None) -> tuple[Positions, list[Pla
         return Positions(), issues  # the read error is already an issue
     rows, csv_issues = parse_points_csv(csv_text)
     issues.extend(csv_issues)
-    seen: dict[tuple[float, float], int] = {}
-    for r in rows:
-        if (r.x_mm, r.y_mm) in seen:
-            issues.append(PlanIssue(f"points_csv[{r.line}]", (r.x_mm, r.y_mm), "distinct points",
-                                    f"same position as line {seen[(r.x_mm, r.y_mm)]}"))
-        seen.setdefault((r.x_mm, r.y_mm), r.line)
+    far = _far_points(rows)
+    issues.extend(far)
+    if not far:
+        issues.extend(_spacing_issues(rows))
+        issues.extend(_spread_issues(rows))
     srcs = [{k: (v, f"points_csv[{r.line}].{k}") for k, v in r.params.items()} for r in rows]
     return Positions([(r.x_mm, r.y_mm) for r in rows], srcs), issues
+
+
+def _far_points(rows: list[CsvPoint]) -> list[PlanIssue]:
+    out = []
+    for r in rows:
+        for name, v in (("x_mm", r.x_mm), ("y_mm", r.y_mm)):
+            if abs(v) > COORD_MAX_MM:
+                out.append(PlanIssue(f"points_csv[{r.line}].{name}", v,
+                                     f"|{name}| <= {fmt(COORD_MAX_MM)} mm",
+                                     "too far from the map's origin (are the units mm?)"))
+    return out
+
+
+def _spacing_issues(rows: list[CsvPoint]) -> list[PlanIssue]:
+    """Each point on the spot of, or closer than the minimum spacing to, an earlier one.
+    Buckets of one spacing make it linear: a close neighbour is in one of nine buckets."""
+    lo = SPACING_RANGE_MM[0]
+    buckets: dict[tuple[int, int], list[CsvPoint]] = {}
+    same: dict[tuple[float, float], int] = {}
+    out: list[PlanIssue] = []
+    for r in rows:
+        key = (round(r.x_mm, POSITION_DECIMALS), round(r.y_mm, POSITION_DECIMALS))
+        if key in same:
+            out.append(PlanIssue(f"points_csv[{r.line}]", (r.x_mm, r.y_mm), "distinct points",
+                                 f"same position as line {same[key]}"))
+            continue
+        same[key] = r.line
+        bx, by = math.floor(r.x_mm / lo), math.floor(r.y_mm / lo)
+        near = [(math.hypot(r.x_mm - o.x_mm, r.y_mm - o.y_mm), o.line)
+                for dx in (-1, 0, 1) for dy in (-1, 0, 1) for o in buckets.get((bx + dx, by + dy), ())]
+        close = min((d, line) for d, line in near) if near else None
+        if close is not None and breach(close[0], lo, above=False):
+            out.append(PlanIssue(
+                f"points_csv[{r.line}]", (r.x_mm, r.y_mm), f">= {fmt(lo)} mm between points",
+                f"{fmt(close[0])} mm from line {close[1]}: closer than the minimum spacing "
+                "of a mesotherapy grid"))
+        buckets.setdefault((bx, by), []).append(r)
+    return out
+
+
+def _spread_issues(rows: list[CsvPoint]) -> list[PlanIssue]:
+    if len(rows) < 2:
+        return []
+    xs, ys = [r.x_mm for r in rows], [r.y_mm for r in rows]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    if extent <= AREA_MAX_MM:
+        return []
+    return [PlanIssue("points_csv", f"{fmt(extent)} mm across", f"<= {fmt(AREA_MAX_MM)} mm",
+                      "the points spread wider than the largest treatment area "
+                      "(are the units mm?)")]

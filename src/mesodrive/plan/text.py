@@ -21,16 +21,25 @@ import re
 import unicodedata
 
 # Cc control, Cf format, Cs surrogate, Co private use, Cn unassigned, Zl/Zp line separators.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_REFUSED_CATEGORIES = {
+    "Cc": "control character",
+    "Cf": "invisible format character",
+    "Cs": "surrogate",
+    "Co": "private-use character",
+    "Cn": "unassigned code point",
+    "Zl": "line separator",
+    "Zp": "paragraph separator",
+}
 _SPACES = re.compile(r"\s+")
 
 
 def invisible_character(text: str, allowed: str = "") -> str | None:
     """A description of the first refused character in ``text`` (None if there is none)."""
     for i, c in enumerate(text):
-        if c not in allowed and unicodedata.category(c) in _REFUSED_CATEGORIES:
-            name = unicodedata.name(c, "unnamed")
-            return f"U+{ord(c):04X} {name} at position {i + 1}"
+        kind = _REFUSED_CATEGORIES.get(unicodedata.category(c))
+        if kind is not None and c not in allowed:
+            name = unicodedata.name(c, "")
+            return f"U+{ord(c):04X}{' ' + name if name else ''} ({kind}) at position {i + 1}"
     return None
 
 

@@ -3,6 +3,12 @@
 * the device must support the mode; auto mode needs a cadence, triggered mode must not have one;
 * a refill volume must fit the syringe and hold the largest point;
 * an auto cadence must be achievable (a shot must end before the next one's fire time);
+* the whole session must fit in `MAX_SESSION_S`.
+
+`MAX_SESSION_S` is our figure: a mesotherapy session takes minutes (1,000–2,000 punctures for
+an automated gun, DOMAIN.md, at ~1/s is under 35 min). Two hours is generous; an estimate
+beyond it is a mistake — a cadence in shots per hour typed as Hz, or a flow in µL/min — and
+running it would keep a patient under an armed needle for hours.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from mesodrive.plan.issues import PlanIssue, fmt
 from mesodrive.plan.models import Plan
 from mesodrive.plan.point_rules import breach
 from mesodrive.plan.points import PlannedPoint
+
+MAX_SESSION_S = 2 * 3600.0
 
 
 def mode_issues(plan: Plan, device: DeviceLimits) -> list[PlanIssue]:
@@ -55,7 +63,7 @@ def timing(
     plan: Plan, device: DeviceLimits, points: Sequence[PlannedPoint]
 ) -> tuple[Estimate | None, list[PlanIssue]]:
     """The estimate (None if the points cannot be timed: no points, or a non-positive flow or
-    speed, which the per-point rule reports) and the issues with the cadence."""
+    speed, which the per-point rule reports) and the issues with the cadence and duration."""
     if not points or not all(p.flow_ul_s > 0 and p.speed_mm_s > 0 and p.depth_mm >= 0
                              for p in points):
         return None, []
@@ -72,4 +80,18 @@ def timing(
             f"the device cannot keep up: the slowest shot (point {slow.point}) takes "
             f"{est.per_shot_s:.3g} s",
         ))
+    if not est.duration_s <= MAX_SESSION_S:  # "not <=": an infinite estimate is refused too
+        hours = f"{est.duration_s / 3600:.3g} h"
+        limit = f"a session of at most {fmt(MAX_SESSION_S / 3600)} h"
+        if auto and plan.cadence_hz is not None:
+            issues.append(PlanIssue(
+                "cadence_hz", plan.cadence_hz, limit,
+                f"at this cadence the session would take about {hours} "
+                f"({len(points)} points, one every {fmt(1 / plan.cadence_hz)} s): "
+                "is it in shots per second?"))
+        else:
+            issues.append(PlanIssue(
+                "estimate", hours, limit,
+                f"the session would take about {hours} ({len(points)} points, slowest shot "
+                f"{est.per_shot_s:.3g} s): check the flow, volume, dwell and point count"))
     return est, issues

@@ -1,7 +1,8 @@
 """Validation stage 2: zones, and each point's parameters by precedence.
 
 A point belongs to the first zone (in plan order) that contains it. A zone that contains no
-point is refused: its overrides would never apply.
+point, or whose points all belong to earlier zones, would have overrides that never apply:
+both are refused, since the practitioner meant them for some skin.
 
 Precedence, lowest first: the plan's defaults, the point's zone, its CSV row, point_overrides.
 Each value keeps the plan field it came from, so issues point at what to edit.
@@ -60,6 +61,14 @@ def assign_zones(plan: Plan, xy: list[tuple[float, float]], issues: list[PlanIss
                                     f"zone {zone.name!r} contains no point"))
             continue
         mine = [int(k) for k in inside if zone_of[k] < 0]
+        if not mine:
+            owners = sorted({zone_of[k] for k in inside})
+            named = ", ".join(f"zones[{o}] ({plan.zones[o].name!r})" for o in owners)
+            issues.append(PlanIssue(
+                f"zones[{zi}].shape", zone.shape.describe(),
+                "at least one point not already in an earlier zone",
+                f"zone {zone.name!r} receives no point: all {inside.size} of its points are "
+                f"already in {named}, and the first zone containing a point applies"))
         for k in mine:
             zone_of[k] = zi
     return zone_of
