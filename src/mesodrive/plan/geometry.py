@@ -75,7 +75,8 @@ class Ellipse(StrictModel):
 
     def contains(self, x: FloatArray, y: FloatArray) -> BoolArray:
         (cx, cy), (rx, ry) = self.center_mm, self.radii_mm
-        r2: FloatArray = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2
+        with np.errstate(over="ignore"):  # far outside a tiny ellipse: inf, correctly outside
+            r2: FloatArray = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2
         # The tolerance is relative here: EPS_MM over the smaller radius.
         return r2 <= 1.0 + 2 * EPS_MM / min(rx, ry)
 
@@ -132,6 +133,8 @@ class Polygon(StrictModel):
 
     def problems(self) -> list[ShapeProblem]:
         out = _size_problems(self, "vertices_mm", "vertices_mm")
+        if out:  # the checks below square coordinates: they need sane magnitudes
+            return out
         v = self._v()
         n = len(v)
         x0, y0, x1, y1 = self.bounds()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from mesodrive.plan.device import DeviceLimits
 from mesodrive.plan.estimate import Estimate, estimate, shot_time
 from mesodrive.plan.issues import PlanIssue, fmt
@@ -68,7 +70,8 @@ def timing(
                              for p in points):
         return None, []
     refill_ul = plan.refill_ul or device.syringe_ul
-    est = estimate(points, device, plan.mode, plan.cadence_hz, refill_ul=refill_ul)
+    with np.errstate(all="ignore"):  # absurd figures overflow to inf: refused, not warned about
+        est = estimate(points, device, plan.mode, plan.cadence_hz, refill_ul=refill_ul)
     issues: list[PlanIssue] = []
     auto = plan.mode == "auto" and plan.cadence_hz is not None
     if auto and plan.cadence_hz is not None and breach(

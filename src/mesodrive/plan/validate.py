@@ -4,7 +4,8 @@ listing every issue.
 A pipeline of stages, each its own module returning its issues, all of which run so that one
 `plan check` reports everything:
 
-0. the product: it exists, has every limit, and matches the plan's indication (here);
+0. the device's capabilities are possible at all, and the product exists, has every limit
+   and matches the plan's indication (here);
 1. positions, from a grid or a CSV list (`positions`);
 2. zones and parameter precedence: the expanded points (`zones`);
 3. the per-point rules, product limits and device capabilities (`point_rules`; the controller
@@ -22,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from mesodrive.plan.device import DeviceLimits
@@ -141,6 +143,11 @@ def _validate(
     csv_source: CsvSource | None,
     issues: list[PlanIssue],
 ) -> ValidatedPlan:
+    bad_device = [PlanIssue(f"device.{name}", value, limit, "the device reports an impossible "
+                            "capability: no plan can be checked against it")
+                  for name, value, limit in device.problems()]
+    if bad_device:  # every later stage computes with these figures
+        raise PlanError(issues + bad_device)
     product, found = _product_stage(plan, library)
     issues += found
     issues += mode_issues(plan, device)
@@ -154,7 +161,8 @@ def _validate(
     soft = tuple(o for _, o in indexed)
     used: set[int] = set()  # which of `soft` covered a breach: the rest are stale
     issues += point_issues(product, device, points, expanded.sources, soft, used)
-    total = float(sum(p.volume_ul for p in points))
+    with np.errstate(over="ignore"):  # absurd volumes sum to inf: refused, not warned about
+        total = float(np.sum([p.volume_ul for p in points])) if points else 0.0
     issues += session_issues(product, total, len(points), soft, used)
     issues += stale_override_issues(indexed, used)
     issues += refill_issues(plan, device, points)
