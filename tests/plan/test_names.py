@@ -86,3 +86,15 @@ def test_accepted_names_are_nfkc_and_visible(name: str) -> None:
 def test_any_format_or_control_character_is_refused(a: str, bad: str, b: str) -> None:
     with pytest.raises(PlanError):
         make_plan(patient_ref=(a + bad + b)[:64] or bad)
+
+
+def test_prose_and_labels_are_checked_but_recorded_as_written() -> None:
+    """Rewriting a reason or a product's display name would change the hash of plans recorded
+    before, so a session could no longer be resumed: they are only checked."""
+    from mesodrive.plan import Product
+
+    ov = [{"field": "volume_ul", "value": 70, "reason": " ½ dose,\nsee notes  "}]
+    assert make_plan(overrides=ov).overrides[0].reason == " ½ dose,\nsee notes  "
+    assert Product(id="p", name="Revital™ ½", indication="hair").name == "Revital™ ½"
+    with pytest.raises(ValueError, match="U\\+200E"):
+        Product(id="p", name="Revital\u200e", indication="hair")

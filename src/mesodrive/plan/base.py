@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
-from mesodrive.plan.text import check_path_text, normalise_free_text, normalise_name
+from mesodrive.plan.text import check_path_text, check_visible_text, normalise_name
 
 # A finite number; an int is accepted for it (TOML ``2`` for ``2.0``), a bool or string is not.
 Num = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -21,9 +21,12 @@ NonNegNum = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0)]
 # An (x, y) pair in mm; TOML arrays are accepted, their items must be numbers.
 Vec2 = Annotated[tuple[Num, Num], Strict(False)]
 PosVec2 = Annotated[tuple[PosNum, PosNum], Strict(False)]
-# Names are NFKC-normalised and refuse invisible characters (text.py): what looks the same is.
+# Names identify things (zones, patients, products): NFKC-normalised, invisible characters
+# refused (text.py), so what looks the same is the same. Labels and prose are only checked.
 Name = Annotated[str, BeforeValidator(normalise_name), Strict(), Field(min_length=1, max_length=64)]
-FreeText = Annotated[str, BeforeValidator(normalise_free_text), Strict(), Field(max_length=500)]
+Label = Annotated[str, BeforeValidator(check_visible_text), Strict(),
+                  Field(min_length=1, max_length=64)]
+FreeText = Annotated[str, BeforeValidator(check_visible_text), Strict(), Field(max_length=500)]
 # A file reference: never normalised, refuses invisible characters, bounded (PATH_MAX).
 FilePath = Annotated[str, BeforeValidator(check_path_text), Strict(),
                      Field(min_length=1, max_length=4096)]

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from mesodrive.plan.base import Name, Num, StrictModel
+from mesodrive.plan.base import Label, Num, StrictModel
 from mesodrive.plan.files import read_text_file
 from mesodrive.plan.issues import PlanError, PlanIssue, fmt, issues_from_validation_error
 from mesodrive.plan.text import normalise_name
@@ -84,7 +84,7 @@ ProductId = Annotated[str, BeforeValidator(normalise_name), Strict(),
 
 class Product(StrictModel):
     id: ProductId
-    name: Name
+    name: Label  # for display; the id identifies
     indication: Literal["hair", "skin"]
     # None (key absent) = not allowed; validation names the missing limit.
     depth_mm: Limits | None = None

@@ -10,6 +10,7 @@ a zone's overrides land on the wrong points and a record files under the wrong p
   soft hyphen), line/paragraph separators, private-use, surrogate and unassigned code points
   are refused outright: they change what a name *is* without changing what it looks like.
 
+Prose (reasons) and display labels are checked the same way but recorded as written.
 Cross-script homoglyphs (Cyrillic ``а`` for Latin ``a``) are not folded by NFKC; they stay
 distinct names. File paths are checked for invisible characters but never normalised: a file
 system compares bytes, so normalising would open another file than the one written.
@@ -59,15 +60,18 @@ def normalise_name(value: object) -> object:
     return text
 
 
-def normalise_free_text(value: object) -> object:
-    """Like `normalise_name` for prose (an override's reason): line breaks and tabs are kept."""
+def check_visible_text(value: object) -> object:
+    """pydantic before-validator for prose and display labels (an override's reason, a
+    product's display name): invisible and control characters are refused (line breaks and
+    tabs are kept), but the text is recorded as written — it identifies nothing, and
+    rewriting it would change the hash of plans recorded before."""
     if not isinstance(value, str):
         return value
     bad = invisible_character(value, allowed="\n\t")
     if bad is not None:
         raise ValueError(f"contains {bad}: text must be visible characters only "
                          "(no control or format characters)")
-    return unicodedata.normalize("NFKC", value).strip()
+    return value
 
 
 def check_path_text(value: object) -> object:
