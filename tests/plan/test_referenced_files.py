@@ -171,3 +171,10 @@ def test_long_paths_and_issue_values_stay_bounded(
     plan.write_text(PLAN_TEXT.replace('library = "products.toml"', f'library = "{"a" * 100_000}"'))
     out = json_issues(plan, capsys)
     assert "library" in out and len(out) < 5000
+
+
+def test_a_toml_file_that_is_not_a_library_is_not_echoed(tmp_path: Path) -> None:
+    (tmp_path / "products.toml").write_text('[database]\npassword = "hunter2-S3CR3T"\n')
+    with pytest.raises(PlanError) as ei:
+        load_library(tmp_path / "products.toml")
+    assert "not a product library" in str(ei.value) and "S3CR3T" not in str(ei.value)

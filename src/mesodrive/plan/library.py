@@ -156,6 +156,11 @@ def load_library(path: Path) -> ProductLibrary:
     they usually surface while checking a plan that points at the library."""
     path = Path(path)
     data = read_toml(path, "library", "product library")
+    if "schema_version" not in data and "products" not in data:
+        # Some other TOML file (a config with secrets, say): show nothing of it.
+        raise PlanError([PlanIssue("library", str(path), "a product library (schema_version, "
+                                   "[[products]])", "not a product library: it has neither "
+                                   "schema_version nor [[products]]")])
     try:
         return ProductLibrary.model_validate(data)
     except ValidationError as exc:
