@@ -133,3 +133,12 @@ def test_grid_generation_never_produces_duplicates(
         d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         np.fill_diagonal(d, np.inf)
         assert d.min() >= spacing * (1 - 1e-9)
+
+
+def test_many_csv_points_on_one_spot_are_each_refused(tmp_path: Path) -> None:
+    rows = "".join(f"{k * 1e-4:.4f},0\n" for k in range(3000))  # 3000 points within 0.3 mm
+    (tmp_path / "pts.csv").write_text("x_mm,y_mm\n" + rows)
+    with pytest.raises(PlanError) as ei:
+        validate_plan(make_plan(**CSV_PLAN), LIBRARY, base_dir=tmp_path)
+    kinds = ("minimum spacing", "same position")  # at 1 µm, ten of these points coincide
+    assert len([i for i in ei.value.issues if any(k in i.message for k in kinds)]) == 2999

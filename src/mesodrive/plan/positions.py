@@ -139,7 +139,8 @@ def _far_points(rows: list[CsvPoint]) -> list[PlanIssue]:
 
 def _spacing_issues(rows: list[CsvPoint]) -> list[PlanIssue]:
     """Each point on the spot of, or closer than the minimum spacing to, an earlier one.
-    Buckets of one spacing make it linear: a close neighbour is in one of nine buckets."""
+    Buckets of one spacing make it linear: a close neighbour is in one of nine buckets, and
+    points already refused are not bucketed, so 10,000 points on one spot stay quick."""
     lo = SPACING_RANGE_MM[0]
     buckets: dict[tuple[int, int], list[CsvPoint]] = {}
     same: dict[tuple[float, float], int] = {}
@@ -160,6 +161,7 @@ def _spacing_issues(rows: list[CsvPoint]) -> list[PlanIssue]:
                 f"points_csv[{r.line}]", (r.x_mm, r.y_mm), f">= {fmt(lo)} mm between points",
                 f"{fmt(close[0])} mm from line {close[1]}: closer than the minimum spacing "
                 "of a mesotherapy grid"))
+            continue  # kept out of the buckets, so a bucket holds a few points at most
         buckets.setdefault((bx, by), []).append(r)
     return out
 
