@@ -98,3 +98,21 @@ def test_prose_and_labels_are_checked_but_recorded_as_written() -> None:
     assert Product(id="p", name="Revital™ ½", indication="hair").name == "Revital™ ½"
     with pytest.raises(ValueError, match="U\\+200E"):
         Product(id="p", name="Revital\u200e", indication="hair")
+
+
+@pytest.mark.parametrize("name", ["cr\u043ewn", "\u0441rown", "cr\u03bfwn"])  # Cyrillic/Greek o, c
+def test_names_mixing_lookalike_scripts_are_refused(name: str) -> None:
+    zones = [{"name": "crown", "shape": rect(0, 20)}, {"name": name, "shape": rect(20, 30)}]
+    text = fields_of(zones=zones)
+    assert "zones[1].name" in text and "look alike" in text
+
+
+@pytest.mark.parametrize("name", ["корона", "στέμμα", "crown 2", "Stirn/Schläfe", "頭頂部",
+                                  "20 μL boost"])
+def test_names_in_one_script_are_fine(name: str) -> None:
+    assert make_plan(zones=[{"name": name, "shape": rect(0, 20)}]).zones[0].name == name
+
+
+def test_the_micro_sign_is_a_unit_not_a_lookalike() -> None:
+    assert make_plan(zones=[{"name": "20 µL boost", "shape": rect(0, 20)}]).zones[0].name == (
+        "20 μL boost")  # NFKC: MICRO SIGN -> GREEK SMALL LETTER MU

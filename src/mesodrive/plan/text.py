@@ -11,8 +11,10 @@ a zone's overrides land on the wrong points and a record files under the wrong p
   are refused outright: they change what a name *is* without changing what it looks like.
 
 Prose (reasons) and display labels are checked the same way but recorded as written.
-Cross-script homoglyphs (Cyrillic ``а`` for Latin ``a``) are not folded by NFKC; they stay
-distinct names. File paths are checked for invisible characters but never normalised: a file
+Cross-script homoglyphs (Cyrillic ``о`` for Latin ``o``) are not folded by NFKC; a name whose
+letters mix Latin, Greek and Cyrillic — the scripts that share look-alike letters — is
+refused (a light form of Unicode TR 39's mixed-script check). A name written wholly in one
+of them stays distinct from its look-alike in another. File paths are checked for invisible characters but never normalised: a file
 system compares bytes, so normalising would open another file than the one written.
 """
 
@@ -57,7 +59,28 @@ def normalise_name(value: object) -> object:
     bad = invisible_character(text)  # NFKC is not known to produce one; cheap to be sure
     if bad is not None:
         raise ValueError(f"contains {bad} once normalised: names must be visible characters")
+    scripts = confusable_scripts(text)
+    if len(scripts) > 1:
+        raise ValueError(f"mixes {' and '.join(sorted(scripts)).title()} letters, which look "
+                         "alike: write a name in one script")
     return text
+
+
+_CONFUSABLE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+# Greek mu is the micro prefix ("20 µL" becomes "20 μL" under NFKC): a unit, not a homoglyph.
+_UNIT_LETTERS = frozenset("\u03bc")
+
+
+def confusable_scripts(text: str) -> set[str]:
+    """Which of Latin, Greek and Cyrillic the letters of ``text`` come from (by their Unicode
+    names: the standard library has no script property)."""
+    found = set()
+    for c in text:
+        if c.isalpha() and c not in _UNIT_LETTERS:
+            script = unicodedata.name(c, "").split(" ", 1)[0]
+            if script in _CONFUSABLE_SCRIPTS:
+                found.add(script)
+    return found
 
 
 def check_visible_text(value: object) -> object:
