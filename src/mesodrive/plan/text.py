@@ -61,7 +61,7 @@ def normalise_name(value: object) -> object:
         raise ValueError(f"contains {bad} once normalised: names must be visible characters")
     scripts = confusable_scripts(text)
     if len(scripts) > 1:
-        raise ValueError(f"mixes {' and '.join(sorted(scripts)).title()} letters, which look "
+        raise ValueError(f"mixes {' and '.join(x.title() for x in sorted(scripts))} letters, which look "
                          "alike: write a name in one script")
     return text
 
