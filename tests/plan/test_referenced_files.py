@@ -65,7 +65,19 @@ def test_dev_zero_is_refused_without_reading_it(tmp_path: Path) -> None:
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pts.csv").mkdir()
-    assert "not a regular file" in csv_issues(tmp_path)
+    text = csv_issues(tmp_path)
+    assert "not a regular file" in text and text.count("[limit:") == 1  # one clean issue
+    with pytest.raises(PlanError) as ei:
+        load_plan(tmp_path)
+    (issue,) = ei.value.issues
+    assert (issue.field, issue.limit) == ("plan", "a readable regular file")
+    assert issue.message == ("the plan file is not a regular file (a directory, device, pipe "
+                             f"or socket): {tmp_path}")
+
+
+def test_paths_in_messages_are_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "check", str(tmp_path / "a\x1b[2Jb.toml")]) == 2
+    assert "\x1b" not in capsys.readouterr().err
 
 
 def test_an_oversized_file_is_refused(tmp_path: Path) -> None:

@@ -35,22 +35,24 @@ def read_text_file(path: Path, field: str, value: object, what: str) -> str:
     def refuse(limit: str, message: str) -> PlanError:
         return PlanError([PlanIssue(field, value, limit, message)])
 
+    shown = shown_path(path)
+    problem = file_problem(path)
+    if problem == "not found":
+        raise refuse("an existing file", f"{what} file not found: {shown}")
+    if problem is not None:
+        raise refuse("a readable regular file", f"the {what} file {problem}: {shown}")
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise refuse("a regular file", f"{what} is {_NOT_REGULAR}: {path}")
         fd = os.open(path, _OPEN_FLAGS)
-    except FileNotFoundError:
-        raise refuse("an existing file", f"{what} file not found: {path}") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise refuse("a readable file", f"cannot open the {what}: {reason}") from None
+        raise refuse("a readable file", f"cannot open the {what} file: {reason}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise refuse("a regular file", f"{what} is {_NOT_REGULAR}: {path}")
+            raise refuse("a regular file", f"the {what} file is {_NOT_REGULAR}: {shown}")
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise refuse("a readable file", f"cannot read the {what}: {exc.strerror}") from None
+        raise refuse("a readable file", f"cannot read the {what} file: {exc.strerror}") from None
     finally:
         os.close(fd)
     if len(data) > MAX_FILE_BYTES:
@@ -74,4 +76,11 @@ def file_problem(path: Path) -> str | None:
         return "not found"
     except (OSError, ValueError) as exc:
         return f"cannot be opened ({exc.strerror if isinstance(exc, OSError) else exc})"
-    return None if stat.S_ISREG(mode) else _NOT_REGULAR
+    return None if stat.S_ISREG(mode) else f"is {_NOT_REGULAR}"
+
+
+def shown_path(path: Path) -> str:
+    """A path for a message: as is if printable, else escaped (a NUL or ESC in a command-line
+    argument must not reach the terminal raw)."""
+    text = str(path)
+    return text if text.isprintable() else ascii(text)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, Strict, ValidationError
 
 from mesodrive.plan.base import FilePath, FreeText, Name, NonNegNum, Num, PosNum, StrictModel
-from mesodrive.plan.files import file_problem
+from mesodrive.plan.files import file_problem, shown_path
 from mesodrive.plan.geometry import Area
 from mesodrive.plan.grid import MAX_POINTS
 from mesodrive.plan.issues import (
@@ -116,7 +116,7 @@ def load_plan(path: Path) -> Plan:
     (reported together with the other issues)."""
     path = Path(path)
     try:
-        data = read_toml(path, "plan", "plan file")
+        data = read_toml(path, "plan", "plan")
     except PlanError as exc:
         if any("TOML syntax" in i.message for i in exc.issues):
             raise
@@ -131,8 +131,9 @@ def load_plan(path: Path) -> Plan:
     if isinstance(library, str) and library and len(library) <= 4096:
         problem = file_problem(path.parent / library)
         if problem is not None:
-            issues.append(PlanIssue("library", library, "an existing file, relative to the plan",
-                                    f"library file {problem}: {path.parent / library}"))
+            issues.append(PlanIssue("library", library, "an existing regular file, relative to "
+                                    "the plan", f"library file {problem}: "
+                                    f"{shown_path(path.parent / library)}"))
     if issues or plan is None:
         raise PlanError(issues)
     return plan
