@@ -73,24 +73,22 @@ def timing(
     with np.errstate(all="ignore"):  # absurd figures overflow to inf: refused, not warned about
         est = estimate(points, device, plan.mode, plan.cadence_hz, refill_ul=refill_ul)
     issues: list[PlanIssue] = []
-    auto = plan.mode == "auto" and plan.cadence_hz is not None
-    if auto and plan.cadence_hz is not None and breach(
-        plan.cadence_hz, est.achievable_cadence_hz, above=True
-    ):
+    cadence = plan.cadence_hz if plan.mode == "auto" else None
+    if cadence is not None and breach(cadence, est.achievable_cadence_hz, above=True):
         slow = max(points, key=lambda p: shot_time(p, device))
         issues.append(PlanIssue(
-            "cadence_hz", plan.cadence_hz, f"<= {est.achievable_cadence_hz:.3g} Hz",
+            "cadence_hz", cadence, f"<= {est.achievable_cadence_hz:.3g} Hz",
             f"the device cannot keep up: the slowest shot (point {slow.point}) takes "
             f"{est.per_shot_s:.3g} s",
         ))
     if not est.duration_s <= MAX_SESSION_S:  # "not <=": an infinite estimate is refused too
         hours = f"{est.duration_s / 3600:.3g} h"
         limit = f"a session of at most {fmt(MAX_SESSION_S / 3600)} h"
-        if auto and plan.cadence_hz is not None:
+        if cadence is not None:
             issues.append(PlanIssue(
-                "cadence_hz", plan.cadence_hz, limit,
+                "cadence_hz", cadence, limit,
                 f"at this cadence the session would take about {hours} "
-                f"({len(points)} points, one every {fmt(1 / plan.cadence_hz)} s): "
+                f"({len(points)} points, one every {fmt(1 / cadence)} s): "
                 "is it in shots per second?"))
         else:
             issues.append(PlanIssue(
