@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mesodrive.plan import PlanError, PlanFileError, ValidatedPlan, validate_plan_file
-from mesodrive.plan.issues import fmt
+from mesodrive.plan.files import shown_path
+from mesodrive.plan.issues import clipped_repr, fmt
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -45,12 +46,12 @@ def register(sub: Any) -> None:
 def _load(path: Path, report: Any) -> ValidatedPlan | int:
     """The validated plan, or an exit code after printing why not."""
     if not path.is_file():
-        print(f"error: cannot read plan file {path}", file=sys.stderr)
+        print(f"error: cannot read plan file {shown_path(path)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         return validate_plan_file(path)
     except PlanFileError as exc:
-        print(f"error: cannot read plan file {path}: {exc}", file=sys.stderr)
+        print(f"error: cannot read plan file {shown_path(path)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PlanError as exc:
         n = len(exc.issues)
@@ -74,15 +75,16 @@ def run_check(args: argparse.Namespace) -> int:
 
 def _check_json(path: Path) -> int:
     if not path.is_file():
-        print(f"error: cannot read plan file {path}", file=sys.stderr)
+        print(f"error: cannot read plan file {shown_path(path)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         vp = validate_plan_file(path)
     except PlanFileError as exc:
-        print(f"error: cannot read plan file {path}: {exc}", file=sys.stderr)
+        print(f"error: cannot read plan file {shown_path(path)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PlanError as exc:
-        issues = [{"field": i.field, "value": repr(i.value) if i.value is not None else None,
+        issues = [{"field": i.field,
+                   "value": clipped_repr(i.value, 200) if i.value is not None else None,
                    "limit": i.limit, "message": i.message} for i in exc.issues]
         print(json.dumps({"valid": False, "issues": issues}, ensure_ascii=False, indent=2))
         return EXIT_INVALID

@@ -2,7 +2,9 @@
 
 The front end of the run engine (DESIGN.md): it validates and expands a plan into frozen
 standard-form points; the controller only executes a `ValidatedPlan` and re-checks each point
-with `check_point` before the shot. This package imports nothing else of mesodrive.
+with `check_point` before the shot — the same per-point rule validation applies
+(`plan.point_rules`). Validation is a pipeline of stage modules (see `plan.validate`). This
+package imports nothing else of mesodrive.
 
 Typical use::
 

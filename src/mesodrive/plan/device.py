@@ -3,6 +3,8 @@ respect (after the product's), and the mechanics the estimate needs."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 
@@ -58,3 +60,30 @@ class DeviceLimits:
             retract_speed_mm_s=200.0,
             approach_mm=1.5,
         )
+
+    def problems(self) -> list[tuple[str, object, str]]:
+        """(field, value, what it must be) for capabilities no device can have: a number that
+        is not finite, a range whose minimum exceeds its maximum, a mechanical figure that
+        would divide by zero. A device (or a damaged snapshot) reporting one is not usable."""
+        out: list[tuple[str, object, str]] = []
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("timed", "triggered"):
+                if not isinstance(v, bool):
+                    out.append((f.name, v, "true or false"))
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                out.append((f.name, v, "a finite number"))
+        if out:
+            return out
+        for lo, hi in (("depth_min_mm", "depth_max_mm"), ("volume_min_ul", "volume_max_ul"),
+                       ("flow_min_ul_s", "flow_max_ul_s"), ("speed_min_mm_s", "speed_max_mm_s")):
+            if getattr(self, lo) > getattr(self, hi):
+                out.append((lo, getattr(self, lo), f"<= {hi} {getattr(self, hi)}"))
+        for name in ("flow_min_ul_s", "speed_min_mm_s", "syringe_ul", "needle_accel_mm_s2",
+                     "retract_speed_mm_s"):
+            if getattr(self, name) <= 0:
+                out.append((name, getattr(self, name), "> 0"))
+        for name in ("depth_min_mm", "volume_min_ul", "dwell_max_s", "approach_mm"):
+            if getattr(self, name) < 0:
+                out.append((name, getattr(self, name), ">= 0"))
+        return out

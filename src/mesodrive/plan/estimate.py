@@ -82,7 +82,8 @@ def estimate(
 ) -> Estimate:
     """Estimate a session. Points must have positive flow and speed (validate first)."""
     points = tuple(points)
-    total = float(np.sum([p.volume_ul for p in points])) if points else 0.0
+    with np.errstate(over="ignore"):  # absurd volumes sum to inf: validation refuses them
+        total = float(np.sum([p.volume_ul for p in points])) if points else 0.0
     refills = len(plan_refills(points, refill_ul or device.syringe_ul))
     if not points:
         return Estimate(0.0, 0.0, cadence_hz if mode == "auto" else None, 0.0, 0.0, 0)

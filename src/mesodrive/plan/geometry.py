@@ -21,6 +21,10 @@ EPS_MM = 1e-9  # boundary tolerance: far below any mechanical resolution (µm)
 # Largest extent of an area or zone. Anything larger is a units mistake (cm typed as mm,
 # or a whole body): no mesotherapy area is half a metre across.
 AREA_MAX_MM = 500.0
+# Farthest a shape or point may lie from the map's origin. A body map is a couple of metres at
+# most; far beyond, a number is a units mistake, and at ~1e16 mm float spacing exceeds a grid
+# spacing, so lattice points would round onto each other.
+COORD_MAX_MM = 10_000.0
 MAX_VERTICES = 1000
 
 FloatArray = npt.NDArray[np.float64]
@@ -53,7 +57,7 @@ class Rectangle(StrictModel):
         return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=float)
 
     def problems(self) -> list[ShapeProblem]:
-        return _size_problems(self, "size_mm")
+        return _size_problems(self, "size_mm", "origin_mm")
 
     def describe(self) -> str:
         w, h = self.size_mm
@@ -71,7 +75,8 @@ class Ellipse(StrictModel):
 
     def contains(self, x: FloatArray, y: FloatArray) -> BoolArray:
         (cx, cy), (rx, ry) = self.center_mm, self.radii_mm
-        r2: FloatArray = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2
+        with np.errstate(over="ignore"):  # far outside a tiny ellipse: inf, correctly outside
+            r2: FloatArray = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2
         # The tolerance is relative here: EPS_MM over the smaller radius.
         return r2 <= 1.0 + 2 * EPS_MM / min(rx, ry)
 
@@ -81,7 +86,7 @@ class Ellipse(StrictModel):
         return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
 
     def problems(self) -> list[ShapeProblem]:
-        return _size_problems(self, "radii_mm")
+        return _size_problems(self, "radii_mm", "center_mm")
 
     def describe(self) -> str:
         rx, ry = self.radii_mm
@@ -127,7 +132,9 @@ class Polygon(StrictModel):
         return np.vstack([v, v[:1]])
 
     def problems(self) -> list[ShapeProblem]:
-        out = _size_problems(self, "vertices_mm")
+        out = _size_problems(self, "vertices_mm", "vertices_mm")
+        if out:  # the checks below square coordinates: they need sane magnitudes
+            return out
         v = self._v()
         n = len(v)
         x0, y0, x1, y1 = self.bounds()
@@ -167,12 +174,19 @@ Area = Annotated[Rectangle | Ellipse | Polygon, Field(discriminator="kind")]
 AREA_KINDS = ("rectangle", "ellipse", "polygon")
 
 
-def _size_problems(shape: Rectangle | Ellipse | Polygon, field: str) -> list[ShapeProblem]:
+def _size_problems(
+    shape: Rectangle | Ellipse | Polygon, field: str, position_field: str
+) -> list[ShapeProblem]:
     x0, y0, x1, y1 = shape.bounds()
     extent = max(x1 - x0, y1 - y0)
     if extent > AREA_MAX_MM:
         return [ShapeProblem(field, f"{fmt(extent)} mm across", f"<= {fmt(AREA_MAX_MM)} mm",
                              "the shape is too large for a treatment area (are the units mm?)")]
+    far = max(abs(x0), abs(y0), abs(x1), abs(y1))
+    if not far <= COORD_MAX_MM:  # "not <=" also catches an overflow to inf
+        return [ShapeProblem(position_field, f"{fmt(far)} mm from the origin",
+                             f"|x|, |y| <= {fmt(COORD_MAX_MM)} mm",
+                             "the shape lies too far from the map's origin (are the units mm?)")]
     return []
 
 

@@ -51,8 +51,13 @@ def format_value(value: object) -> str:
         return "(missing)"
     if isinstance(value, float):
         return f"{value:g}"
+    return clipped_repr(value, _MAX_VALUE_REPR)
+
+
+def clipped_repr(value: object, max_chars: int) -> str:
+    """``repr(value)`` cut to ``max_chars``: an issue may carry a 100 kB input as its value."""
     text = repr(value)
-    return text if len(text) <= _MAX_VALUE_REPR else text[: _MAX_VALUE_REPR - 1] + "…"
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
 def fmt(x: float) -> str:

@@ -12,10 +12,19 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, Strict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from mesodrive.plan.base import Name, Num, StrictModel
+from mesodrive.plan.base import Label, Num, StrictModel
+from mesodrive.plan.files import read_text_file
 from mesodrive.plan.issues import PlanError, PlanIssue, fmt, issues_from_validation_error
+from mesodrive.plan.text import normalise_name
 
 # The mission's absolute depth range for hair and skin mesotherapy (DOMAIN.md): no product,
 # device or override may go outside it.
@@ -69,12 +78,13 @@ class Limits(StrictModel):
         return text
 
 
-ProductId = Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ProductId = Annotated[str, BeforeValidator(normalise_name), Strict(),
+                      Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
 class Product(StrictModel):
     id: ProductId
-    name: Name
+    name: Label  # for display; the id identifies
     indication: Literal["hair", "skin"]
     # None (key absent) = not allowed; validation names the missing limit.
     depth_mm: Limits | None = None
@@ -124,27 +134,33 @@ class ProductLibrary(StrictModel):
         raise PlanError([PlanIssue("product", product_id, f"one of: {known}", "unknown product")])
 
 
-def read_toml(path: Path, field: str) -> dict[str, object]:
-    """Parse a TOML file; a read or syntax error becomes a PlanIssue on ``field``."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise PlanError([PlanIssue(field, str(path), "an existing file", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError([PlanIssue(field, str(path), "a readable UTF-8 file", str(exc))]) from None
+def read_toml(path: Path, field: str, what: str = "file") -> dict[str, object]:
+    """Parse a TOML file (bounded, regular files only: `files.read_text_file`); a read or
+    syntax error becomes a PlanIssue on ``field``. tomllib's messages give line and column,
+    never the text, so a file that is not TOML is not echoed back."""
+    text = read_text_file(path, field, str(path), what)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(
             [PlanIssue(field, str(path), "valid TOML", f"TOML syntax error: {exc}")]
         ) from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise PlanError([PlanIssue(field, str(path), "valid TOML",
+                                   "TOML syntax error: arrays or tables nested too deeply")]
+                        ) from None
 
 
 def load_library(path: Path) -> ProductLibrary:
     """Load a product library TOML file. Issues in it are prefixed with the file name, because
     they usually surface while checking a plan that points at the library."""
     path = Path(path)
-    data = read_toml(path, "library")
+    data = read_toml(path, "library", "product library")
+    if "schema_version" not in data and "products" not in data:
+        # Some other TOML file (a config with secrets, say): show nothing of it.
+        raise PlanError([PlanIssue("library", str(path), "a product library (schema_version, "
+                                   "[[products]])", "not a product library: it has neither "
+                                   "schema_version nor [[products]]")])
     try:
         return ProductLibrary.model_validate(data)
     except ValidationError as exc:

@@ -12,8 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, Strict, ValidationError
 
-from mesodrive.plan.base import Name, NonNegNum, Num, PosNum, StrictModel
+from mesodrive.plan.base import FilePath, FreeText, Name, NonNegNum, Num, PosNum, StrictModel
+from mesodrive.plan.files import file_problem, shown_path
 from mesodrive.plan.geometry import Area
+from mesodrive.plan.grid import MAX_POINTS
 from mesodrive.plan.issues import (
     PlanError,
     PlanFileError,
@@ -22,8 +24,11 @@ from mesodrive.plan.issues import (
 )
 from mesodrive.plan.library import read_toml
 
-Reason = Annotated[str, Strict(), Field(max_length=500)]
 PointNumber = Annotated[int, Strict(), Field(ge=1)]
+# Bounds on list lengths: far above any real plan, low enough that checking every zone
+# against every point stays quick.
+MAX_ZONES = 100
+MAX_LIMIT_OVERRIDES = 100
 
 
 class PointParams(StrictModel):
@@ -68,14 +73,14 @@ class LimitOverride(StrictModel):
     field: Literal["depth_mm", "volume_ul", "flow_ul_s", "speed_mm_s", "session_volume_ul"]
     point: PointNumber | None = None
     value: Num
-    reason: Reason = ""  # required non-empty: validation says so in domain words
+    reason: FreeText = ""  # required non-empty: validation says so in domain words
 
 
 class Plan(StrictModel):
     schema_version: Literal[1]
-    patient_ref: Annotated[str, Strict(), Field(min_length=1, max_length=64)]  # a code, no names
-    library: Annotated[str, Strict(), Field(min_length=1)]  # path, relative to the plan file
-    product: Annotated[str, Strict(), Field(min_length=1)]  # product id in the library
+    patient_ref: Name  # a code, never a patient's name
+    library: FilePath  # relative to the plan file (or absolute; see files.py)
+    product: Name  # product id in the library
     indication: Literal["hair", "skin"]  # must match the product: hair and skin never mix
     # Either a generated grid (area + pattern + spacing) ...
     area: Area | None = None
@@ -83,13 +88,17 @@ class Plan(StrictModel):
     spacing_mm: PosNum | None = None
     ordering: Literal["serpentine", "raster"] = "serpentine"
     # ... or an explicit list of points (CSV: x_mm,y_mm[,depth_mm,volume_ul,...]), in file order.
-    points_csv: Annotated[str, Strict(), Field(min_length=1)] | None = None
+    points_csv: FilePath | None = None
     defaults: PointParams
-    zones: Annotated[tuple[Zone, ...], Strict(False)] = ()
-    point_overrides: Annotated[tuple[PointOverride, ...], Strict(False)] = ()
+    zones: Annotated[tuple[Zone, ...], Strict(False), Field(max_length=MAX_ZONES)] = ()
+    point_overrides: Annotated[
+        tuple[PointOverride, ...], Strict(False), Field(max_length=MAX_POINTS)
+    ] = ()
     mode: Literal["triggered", "auto"] = "triggered"
     cadence_hz: PosNum | None = None  # shots per second, auto mode only
-    overrides: Annotated[tuple[LimitOverride, ...], Strict(False)] = ()
+    overrides: Annotated[
+        tuple[LimitOverride, ...], Strict(False), Field(max_length=MAX_LIMIT_OVERRIDES)
+    ] = ()
     refill_ul: PosNum | None = None  # usable volume per syringe fill; default the device syringe
 
 
@@ -107,7 +116,7 @@ def load_plan(path: Path) -> Plan:
     (reported together with the other issues)."""
     path = Path(path)
     try:
-        data = read_toml(path, "plan")
+        data = read_toml(path, "plan", "plan")
     except PlanError as exc:
         if any("TOML syntax" in i.message for i in exc.issues):
             raise
@@ -118,10 +127,13 @@ def load_plan(path: Path) -> Plan:
         plan = parse_plan(data)
     except PlanError as exc:
         issues.extend(exc.issues)
-    library = data.get("library")
-    if isinstance(library, str) and library and not (path.parent / library).is_file():
-        issues.append(PlanIssue("library", library, "an existing file, relative to the plan",
-                                f"library file not found: {path.parent / library}"))
+    library = data.get("library")  # also when the rest of the plan has issues
+    if isinstance(library, str) and library and len(library) <= 4096:
+        problem = file_problem(path.parent / library)
+        if problem is not None:
+            issues.append(PlanIssue("library", library, "an existing regular file, relative to "
+                                    "the plan", f"library file {problem}: "
+                                    f"{shown_path(path.parent / library)}"))
     if issues or plan is None:
         raise PlanError(issues)
     return plan
