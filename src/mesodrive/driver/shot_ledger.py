@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,8 @@ from mesodrive.driver.wire import outcome
 from mesodrive.protocol.messages import TICK_HZ, RejectReason, ShotRecord, ShotResult, ShotStatus
 
 log = logging.getLogger(__name__)
-Key = tuple[int, int]  # (device session, index): the device never arms a session id twice
+Key = tuple[int, int]
+KEEP_FINAL = 16_384  # settled shots kept for lookups; older ones are only in the journal  # (device session, index): the device never arms a session id twice
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class ShotLedger:
         self.journal: Callable[[Shot], None] | None = None
         self.changed = threading.Condition(lock)
         self._shots: dict[Key, Shot] = {}
+        self._final: OrderedDict[Key, None] = OrderedDict()  # settled, oldest first (pruning)
+        self._top: dict[int, int] = {}  # per session: the highest index ever claimed
         self._reserved: set[Key] = set()
         self._open: dict[Key, Shot] = {}  # not final
         self._unresolved: set[Key] = set()  # outcome unknown until the device is asked
@@ -102,9 +106,14 @@ class ShotLedger:
 
     # ----- sending -----------------------------------------------------------------------------
     def reserve(self, key: Key) -> None:
-        if key in self._shots or key in self._reserved:
+        """Claim (session, index) for sending; KeyError if it, or a later index of the same
+        session, was already claimed (indices only increase, as on the device: §12.2 step 4,
+        and this holds after old shots were pruned)."""
+        session, index = key
+        if key in self._shots or key in self._reserved or index <= self._top.get(session, -1):
             raise KeyError(key)
         self._reserved.add(key)
+        self._top[session] = index
 
     def release(self, key: Key) -> None:
         self._reserved.discard(key)
@@ -166,6 +175,10 @@ class ShotLedger:
         self._shots[key] = new
         if state.final:
             self._open.pop(key, None)
+            self._final[key] = None
+            while len(self._final) > KEEP_FINAL:  # memory stays flat over a long session
+                old, _ = self._final.popitem(last=False)
+                self._shots.pop(old, None)
         else:
             self._open[key] = new
         if new.needs_resolution and not state.final:
