@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from mesodrive.protocol import Deframer, decode_message
 from mesodrive.protocol.codec import encode_message
 from mesodrive.protocol.frame import MAX_ENCODED, FrameErrorKind
-from tests.strategies import any_message
+from tests.protocol.strategies import any_message
 
 
 def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:

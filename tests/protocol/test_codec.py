@@ -13,7 +13,7 @@ from mesodrive.protocol import FrameError, FrameErrorKind, RangeError, decode_fr
 from mesodrive.protocol.codec import encode_message
 from mesodrive.protocol.frame import MAX_ENCODED, MAX_FRAME, encode_frame, pack_frame
 from mesodrive.protocol.messages import MAX_PAYLOAD, MESSAGES, QueueShot, StatusQuery
-from tests.strategies import messages_of, str_field_bytes, str_field_ok
+from tests.protocol.strategies import messages_of, str_field_bytes, str_field_ok
 
 SHOT = QueueShot(
     boot_nonce=7, session=1, index=0, trigger=0, fire_tick=10**9, depth_um=2000,

@@ -24,9 +24,9 @@ from mesodrive.protocol.codec import decode_message, encode_message
 from mesodrive.protocol.frame import FLAG_SEQ, Frame, FrameError, decode_frame, encode_frame
 from mesodrive.protocol.message_base import Channel, FieldSpec, Message
 from mesodrive.protocol.messages import MESSAGES
-from tests.strategies import STR_PIECES, STRICT_UTF8, str_field_bytes, str_field_ok
+from tests.protocol.strategies import STR_PIECES, STRICT_UTF8, str_field_bytes, str_field_ok
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 C_DIR = ROOT / "firmware_protocol" / "c"
 VECTORS = ROOT / "firmware_protocol" / "vectors"
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"]

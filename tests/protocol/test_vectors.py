@@ -22,7 +22,7 @@ from mesodrive.protocol.frame import FrameError, decode_frame
 from mesodrive.protocol.message_base import RangeError
 from mesodrive.protocol.messages import MESSAGES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FP = ROOT / "firmware_protocol"
 VECTORS = FP / "vectors"
 BY_NAME = {cls.NAME: cls for cls in MESSAGES.values()}
