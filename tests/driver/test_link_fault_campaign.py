@@ -53,9 +53,15 @@ def _make_ready(inj: Injector, session: int) -> None:
     h2d=link_spec(),
     d2h=link_spec(),
     reboot_at=st.one_of(st.none(), st.integers(1, 5)),
+    lose_boot_event=st.booleans(),
+    journal_kept=st.booleans(),
 )
-def test_journal_and_device_log_agree_under_link_faults(seed: int, h2d: str, d2h: str, reboot_at: int | None) -> None:
+def test_journal_and_device_log_agree_under_link_faults(seed: int, h2d: str, d2h: str, reboot_at: int | None,
+                                                        lose_boot_event: bool, journal_kept: bool) -> None:
+    # Reboots the host may not hear of (lost boot_event) on devices with and without a
+    # non-volatile shot journal; the 10,000-schedule version is benchmarks/bench_certainty_campaign.py.
     faults = f"&faults=reboot@{reboot_at}" if reboot_at else ""
+    faults += f"&lose_boot_event={int(lose_boot_event)}&nvm_journal={int(journal_kept)}"
     url = f"sim://?seed={seed}&realtime=1&link_h2d={h2d}&link_d2h={d2h}{faults}"
     journal = Journal()
     inj: Injector | None = None
