@@ -39,6 +39,7 @@ class ClockKeeper:
     _lock: threading.RLock
     _tb: Timebase
     _closing: threading.Event
+    _sampling: threading.Lock
 
     if TYPE_CHECKING:
         def query(self, make: Callable[[int], Message], reply: type[Any], **kwargs: Any) -> Any: ...
@@ -49,28 +50,37 @@ class ClockKeeper:
         """Take clock samples (first-attempt exchanges only: Karn's rule). A sample from another
         boot, or one that contradicts the estimate, is never used: it is a reboot or a fault."""
         for _ in range(samples):
-            clock, boot = self.clock, self.device.boot_nonce
-            if clock is None:
-                return
-            token = self.channel.next_token()
-            t0 = self._tb.now()
-            waiter = self.channel.ask(ClockQuery(token), ClockReply, QUERY_TIMEOUT)
-            reply: ClockReply | None = waiter.value
-            if reply is None or reply.boot_nonce != boot or self.clock is not clock:
-                continue  # lost, or a reboot (handled by the reply's handler): no sample
-            estimate = clock.estimate
-            if estimate is not None:
-                predicted = estimate.to_ticks((t0 + waiter.received_at) / 2)
-                slack = CLOCK_JUMP_US + 4 * estimate.error_us
-                if abs(reply.ticks - predicted) > slack * clock.tick_hz / 1e6:
-                    self._clock_fault(f"device clock jumped: {reply.ticks} where about "
-                                      f"{predicted} was due")
+            with self._sampling:  # one exchange at a time: samples enter in the order taken
+                if not self._sample_once():
                     return
-            try:
-                clock.add_sample(t0, waiter.received_at, reply.ticks)
-            except ValueError as exc:  # went backwards
-                self._clock_fault(str(exc))
-                return
+
+    def _sample_once(self) -> bool:
+        """One clock exchange; False after a clock fault (the caller stops sampling)."""
+        clock, boot = self.clock, self.device.boot_nonce
+        if clock is None:
+            return False
+        token = self.channel.next_token()
+        t0 = self._tb.now()
+        waiter = self.channel.ask(ClockQuery(token), ClockReply, QUERY_TIMEOUT)
+        reply: ClockReply | None = waiter.value
+        if reply is None or reply.boot_nonce != boot or self.clock is not clock:
+            return True  # lost, or a reboot (handled by the reply's handler): no sample
+        estimate = clock.estimate
+        if estimate is not None:
+            predicted = estimate.to_ticks((t0 + waiter.received_at) / 2)
+            # The reply left the device somewhere within the round trip: half of it is slack.
+            half_rtt_us = (waiter.received_at - t0) / 2 * 1e6
+            slack = CLOCK_JUMP_US + 4 * estimate.error_us + half_rtt_us
+            if abs(reply.ticks - predicted) > slack * clock.tick_hz / 1e6:
+                self._clock_fault(f"device clock jumped: {reply.ticks} where about "
+                                  f"{predicted} was due")
+                return False
+        try:
+            clock.add_sample(t0, waiter.received_at, reply.ticks)
+        except ValueError as exc:  # went backwards
+            self._clock_fault(str(exc))
+            return False
+        return True
 
     def _clock_fault(self, what: str) -> None:
         """PROTOCOL.md §12.1: a clock that jumps or runs backwards is a reboot or a fault. Ask
