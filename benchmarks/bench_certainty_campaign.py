@@ -145,10 +145,17 @@ def run_schedule(seed: int, speed: float, shots: int = 6) -> Counter[str]:
             out["uncertain"] += 1
             if key not in executed:
                 out["uncertain_never_ran"] += 1
+                journal = "nvm_journal=0" not in _url(seed, speed)
+                out[f"why:{'journal' if journal else 'no journal'}:{_why(shot.reason)}"] += 1
     for key in executed - set(host):
         out["foreign"] += 1  # executed, never sent by this host
     out["shots"] += len(host)
     return out
+
+
+def _why(reason: str) -> str:
+    """A reason without its numbers, to count alike ones together."""
+    return "".join(c for c in reason if not c.isdigit()).split("(")[0].strip()[:70]
 
 
 def _batch(args: tuple[list[int], float]) -> Counter[str]:
@@ -185,6 +192,8 @@ def main() -> None:
     summary.update(figure="certainty_campaign", speed=args.speed, workers=args.workers,
                    wall_s=round(time.monotonic() - t0, 1), load=os.getloadavg()[0])
     print(json.dumps(summary), flush=True)
+    why = {k[4:]: v for k, v in sorted(total.items(), key=lambda kv: -kv[1]) if k.startswith("why:")}
+    print(json.dumps({"figure": "uncertain_never_ran_reasons", **why}), flush=True)
     print(f"{total['schedules']} schedules, {total['double']} double, {total['unknown']} unknown, "
           f"{total['false_done']} false-done, {total['uncertain']} uncertain "
           f"({total['uncertain_never_ran']} of which never ran), {total['missed']} missed")
