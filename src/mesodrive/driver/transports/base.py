@@ -44,12 +44,12 @@ TransportFactory = Callable[[str], Transport]
 class UnknownSchemeError(TransportError):
     """No backend serves the URL's scheme: not built in, not registered, not pyserial's."""
 
-    def __init__(self, url: str, scheme: str, known: Iterable[str]) -> None:
+    def __init__(self, url: str, scheme: str, known: Iterable[str], hint: str = "") -> None:
         self.url, self.scheme, self.known = url, scheme, sorted(set(known))
         super().__init__(
             f"cannot open {url!r}: no transport for scheme {scheme!r}"
             f" (known: {', '.join(s + '://' for s in self.known)};"
-            " or a serial device path such as /dev/ttyACM0 or COM3)"
+            " or a serial device path such as /dev/ttyACM0 or COM3)" + (f"; {hint}" if hint else "")
         )
 
 

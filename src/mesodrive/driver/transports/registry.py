@@ -95,7 +95,13 @@ def backend_for(url: str) -> TransportFactory:
         return _load_entry_point(entry_point)
     if serial_backend.pyserial_knows(scheme):
         return _load_builtin(SERIAL_BACKEND)
-    raise UnknownSchemeError(url, scheme, known_schemes())
+    raise UnknownSchemeError(
+        url,
+        scheme,
+        known_schemes(),
+        hint=f"packages add schemes through the entry-point group {ENTRY_POINT_GROUP!r},"
+        " seen only once installed (pip install -e . for this checkout)",
+    )
 
 
 def _entry_points() -> dict[str, EntryPoint]:
