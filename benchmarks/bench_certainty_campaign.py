@@ -38,6 +38,7 @@ from mesodrive.driver.errors import DriverError, ShotBlocked
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotRequest, ShotState
 from mesodrive.driver.timebase import Timebase
+from mesodrive.driver.transports.serial import SerialTransport
 from mesodrive.protocol.messages import DeviceState
 
 NEVER_RAN = (ShotState.REJECTED, ShotState.CANCELLED, ShotState.NOT_RECEIVED)
@@ -126,7 +127,9 @@ def run_schedule(seed: int, speed: float, shots: int = 6) -> Counter[str]:
         host = {(s.session, s.index): s for s in inj.shots()}
         from mesosim.transports import inner_device
 
-        port = inj.transport._port  # type: ignore[attr-defined]
+        transport = inj.transport
+        assert isinstance(transport, SerialTransport)
+        port = transport.port
         truth = port.sim_call(lambda d: [(e.session, e.index) for e in inner_device(d).executed_log])
     finally:
         if inj is not None:

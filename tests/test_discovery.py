@@ -49,7 +49,7 @@ def test_sim_usb_injector_is_listed(no_serial_ports: None, backend: Any) -> None
 
 
 def test_listed_url_opens(no_serial_ports: None, backend: Any) -> None:
-    from mesodrive.driver.usb_transport import UsbTransport
+    from mesodrive.driver.transports.usb import UsbTransport
 
     (dev,) = list_devices(usb_backend=backend)
     with UsbTransport(dev.url, backend=backend) as t:

@@ -16,8 +16,8 @@ import usb.core
 from mesosim.transports import usb as simusb
 
 from mesodrive.driver.errors import TransportError
-from mesodrive.driver.transport import open_transport
-from mesodrive.driver.usb_transport import UsbTransport, format_usb_url, parse_usb_url
+from mesodrive.driver.transports import open_transport
+from mesodrive.driver.transports.usb import UsbTransport, format_usb_url, parse_usb_url
 
 URL = "usb://1209:4D44"
 

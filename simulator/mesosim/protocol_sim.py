@@ -8,6 +8,11 @@ the `mesosim` package must be listed there before `serial_for_url` is called; im
 `mesosim.transports` (or calling `mesosim.transports.register_url_handler()`) does that.
 (`serial.Serial("sim://…")` does not consult URL handlers; use `serial_for_url`.)
 
+mesodrive finds this class without that step: `Serial` below is declared in pyproject.toml as
+the entry point `sim` of the group `mesodrive.transports`, and mesodrive's serial transport
+opens a `sim://` URL with it directly (`Injector.connect("sim://?seed=1")` needs no import of
+mesosim). Keep the class name and module path in step with that entry point.
+
 The query string is a `SimConfig` query (`mesosim.config.SimConfig.from_query`): `seed`,
 `realtime`, `faults`, `link`, … The port runs in real time unless the URL says `realtime=0`
 (SimConfig's own default is warp, which suits caller-stepped runners, not a serial client);

@@ -18,6 +18,7 @@ from mesodrive.controller.states import RunState
 from mesodrive.driver.injector import Injector
 from mesodrive.plan import ValidatedPlan, load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore
+from tests.driver.conftest import sim_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -87,8 +88,7 @@ class Run:
     def executed(self) -> list[Any]:
         from mesosim.transports import inner_device
 
-        port = self.inj.transport._port  # type: ignore[attr-defined]
-        return port.sim_call(lambda dev: list(inner_device(dev).executed_log))
+        return sim_port(self.inj).sim_call(lambda dev: list(inner_device(dev).executed_log))
 
     def executed_points(self) -> list[int]:
         """The plan point of every shot the device executed (via the records' index → point)."""

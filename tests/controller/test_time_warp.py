@@ -15,11 +15,12 @@ from mesodrive.driver.timebase import Timebase
 from mesodrive.plan import load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore
 from tests.controller.conftest import write_plan
+from tests.driver.conftest import sim_port
 
 
 def test_the_simulated_clock_runs_at_the_requested_speed() -> None:
     with Injector.connect("sim://?seed=1&realtime=1&speed=10", timebase=Timebase(10)) as inj:
-        port = inj.transport._port  # type: ignore[attr-defined]
+        port = sim_port(inj)
         t0, d0 = time.monotonic(), port.sim_call(lambda dev: dev.now)
         time.sleep(0.3)
         t1, d1 = time.monotonic(), port.sim_call(lambda dev: dev.now)
@@ -43,7 +44,7 @@ def test_a_plan_completes_ten_times_faster_with_every_point_once(tmp_path: Path)
         wall = time.monotonic() - t0
         from mesosim.transports import inner_device
 
-        log = inj.transport._port.sim_call(lambda d: list(inner_device(d).executed_log))  # type: ignore[attr-defined]
+        log = sim_port(inj).sim_call(lambda d: list(inner_device(d).executed_log))
         store.close()
     assert result.state is RunState.COMPLETED
     assert wall < 3.0  # ~0.6 s expected; real time would need ~5 s

@@ -9,14 +9,21 @@ import pytest
 
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import Shot, ShotRequest
+from mesodrive.driver.transports.serial import SerialTransport
+
+
+def sim_port(inj: Injector) -> Any:
+    """The simulator's pyserial port behind a sim:// injector (`sim_call`, `sim_device`)."""
+    transport = inj.transport
+    assert isinstance(transport, SerialTransport), transport
+    return transport.port
 
 
 def device_truth(inj: Injector, fn: Callable[[Any], Any]) -> Any:
     """Run fn(SimDevice) inside the simulator behind a sim:// transport (under its lock)."""
     from mesosim.transports import inner_device
 
-    port = inj.transport._port  # type: ignore[attr-defined]
-    return port.sim_call(lambda dev: fn(inner_device(dev)))
+    return sim_port(inj).sim_call(lambda dev: fn(inner_device(dev)))
 
 
 def executed(inj: Injector) -> list[Any]:

@@ -11,7 +11,7 @@ from mesosim.transports.shotlog import read_shot_log
 
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotState
-from mesodrive.driver.usb_transport import UsbTransport
+from mesodrive.driver.transports.usb import UsbTransport
 from mesodrive.protocol.messages import DeviceState, Fault
 from tests.driver.conftest import Journal, fast_shot, ready
 from tests.sim.test_sim_cli import sim_process

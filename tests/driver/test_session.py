@@ -13,7 +13,7 @@ from mesodrive.driver.events import StateChanged
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotState
 from mesodrive.protocol.messages import SCHEMA_HASH, DeviceState, Fault, ShotFlag
-from tests.driver.conftest import Journal, executed, fast_shot, ready
+from tests.driver.conftest import Journal, executed, fast_shot, ready, sim_port
 
 
 def test_connect_exposes_identity_capabilities_and_clock(connect) -> None:  # type: ignore[no-untyped-def]
@@ -25,7 +25,7 @@ def test_connect_exposes_identity_capabilities_and_clock(connect) -> None:  # ty
     est = inj.clock.estimate
     assert est is not None and est.samples >= 4
     # the estimate tracks the device clock to well within a millisecond over the in-process link
-    truth = inj.transport._port.sim_call(lambda d: d.device_ticks())
+    truth = sim_port(inj).sim_call(lambda d: d.device_ticks())
     assert abs(inj.device_now() - truth / 1e6) < 0.005
 
 

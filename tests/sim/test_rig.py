@@ -24,7 +24,7 @@ from mesosim.transports import WarpRunner
 from mesodrive.cli import main
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotRequest, ShotState
-from mesodrive.driver.transport import Transport
+from mesodrive.driver.transports import Transport
 from tests.sim.test_sim_cli import sim_process, stop
 from tests.sim.test_transports_e2e import check_handshake, serial_client
 

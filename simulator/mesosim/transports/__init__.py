@@ -15,7 +15,9 @@ Link faults (`SimConfig.host_to_device` / `device_to_host`) are applied by
 Importing this package registers the `sim://` URL scheme with pyserial (it appends
 "mesosim" to `serial.protocol_handler_packages`, where pyserial finds
 `mesosim.protocol_sim`). `serial_for_url("sim://…")` therefore needs `import
-mesosim.transports` first — or an explicit `register_url_handler()`.
+mesosim.transports` first — or an explicit `register_url_handler()`. mesodrive's driver
+needs neither: it reaches `mesosim.protocol_sim.Serial` through the `sim` entry point of the
+`mesodrive.transports` group declared in pyproject.toml.
 """
 
 from __future__ import annotations

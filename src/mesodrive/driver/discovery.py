@@ -15,7 +15,7 @@ import usb.backend
 import usb.core
 import usb.util
 
-from mesodrive.driver.usb_transport import (
+from mesodrive.driver.transports.usb import (
     PID,
     VID,
     find_devices,
