@@ -114,3 +114,28 @@ def test_two_records_databases_on_one_device_never_answer_each_other(tmp_path: P
             store.close()
         assert len(mine) == 1
         _check_records_against_truth(tmp_path / name, [e for e in truth if e["session"] in mine], 1)
+
+
+@pytest.mark.parametrize("journal", [1, 0])
+def test_a_lost_boot_event_with_power_loss_mid_shot_against_the_truth_log(tmp_path: Path,
+                                                                          journal: int) -> None:
+    """The reboot is noticed without its boot_event; the records agree with what the device
+    did: nothing twice, every injection delivered or uncertain, nothing delivered that was not."""
+    plan = write_plan(tmp_path)
+    db = tmp_path / "records.db"
+    truth_log = tmp_path / "truth.jsonl"
+    url = (f"sim://?seed=5&realtime=1&faults=reboot@4&lose_boot_event=1&nvm_journal={journal}"
+           f"&shot_log={truth_log}")
+    result = _mesodrive("run", str(plan), "--device", url, "--db", str(db), "--yes")
+    assert result.returncode == 1, result.stdout + result.stderr  # --yes: the alarm aborts
+    assert "rebooted" in result.stdout + result.stderr
+    truth = read_shot_log(truth_log)
+    assert [e["finished"] for e in truth] == [True, True, True, False]  # the 4th lost its power
+    _check_records_against_truth(db, truth, 1)
+    store = RecordStore(db, readonly=True)
+    try:
+        rows = store.latest_shots(1)
+    finally:
+        store.close()
+    interrupted = truth[-1]["index"]
+    assert rows[interrupted].state == "uncertain"  # it moved: counted as delivered, never again
