@@ -147,9 +147,11 @@ def main() -> None:
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product={}, device={}, calibration={}, mode="auto")
         engine = RunEngine(inj, vplan, store, session)
+        inj.channel.reset_gap()
         t0 = time.monotonic()
         result = engine.run()
         wall = time.monotonic() - t0
+        tx_gap = inj.channel.reset_gap()
         rows = store.latest_shots(session)
         log = server.runner.call(lambda dev: list(inner_device(dev).executed_log))
         lateness = sorted(
@@ -175,6 +177,8 @@ def main() -> None:
         p = lambda q: lateness[min(len(lateness) - 1, int(q * len(lateness)))]
         print(json.dumps({"figure": "run_start_lateness_us", "p50": p(0.5), "p99": p(0.99),
                           "max": lateness[-1], "shots": len(lateness), **env}))
+    print(json.dumps({"figure": "run_worst_host_frame_gap_ms", "ms": round(tx_gap * 1000, 1),
+                      "deadman_ms": 250, "no_start_after_ms": 100, **env}))
     print(json.dumps({"figure": "run_records_lag", "rows": writer.rows, "commits": writer.commits,
                       "max_queued_to_durable_ms": round(writer.max_lag_s * 1000, 2),
                       "rows_later_than_50ms": writer.late_rows, **env}))

@@ -78,6 +78,7 @@ class Channel:
         self._command_waiters: dict[int, deque[Waiter]] = {}
         self._token = 0
         self._last_tx = 0.0
+        self.max_tx_gap = 0.0  # s, while armed (see write)
         self._on_link_lost = on_link_lost
         self._heartbeat_due = heartbeat_due
         self.link_lost = False
@@ -174,7 +175,16 @@ class Channel:
     def write(self, data: bytes) -> None:
         with self._write_lock:
             self.transport.write(data)
-            self._last_tx = self._tb.now()
+            now = self._tb.now()
+            if self._heartbeat_due() and self._last_tx:
+                # The dead-man's view of us: the longest silence towards an armed device.
+                self.max_tx_gap = max(self.max_tx_gap, now - self._last_tx)
+            self._last_tx = now
+
+    def reset_gap(self) -> float:
+        """The longest host-side gap between frames to an armed device since the last call."""
+        gap, self.max_tx_gap = self.max_tx_gap, 0.0
+        return gap
 
     def flush(self) -> None:
         with self.lock:
