@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from mesosim.transports.shotlog import read_shot_log
 
 from mesodrive.records import RecordStore
-from mesosim.transports.shotlog import read_shot_log
 from tests.controller.conftest import write_plan
 from tests.controller.test_run_interactive import started
 from tests.sim.test_sim_cli import sim_process
