@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from mesodrive.driver.errors import CommandRefused, DeviceTimeout, DriverError, LinkLostError
 from mesodrive.driver.timebase import Timebase
-from mesodrive.driver.transport import Transport
+from mesodrive.driver.transports import Transport, open_transport
 from mesodrive.protocol import Endpoint, LinkConfig, Message
 from mesodrive.protocol.codec import encode_message
 from mesodrive.protocol.endpoint import Undecodable
@@ -82,6 +82,7 @@ class Channel:
         self._on_link_lost = on_link_lost
         self._heartbeat_due = heartbeat_due
         self.link_lost = False
+        self.transport_failed = False
         self._running = True
         self._io = threading.Thread(target=self._io_loop, name="mesodrive-io", daemon=True)
 
@@ -115,6 +116,19 @@ class Channel:
             self._endpoint.reset()
             self.link_lost = False
 
+    def reopen(self) -> None:
+        """Open the transport again by its URL (after it failed: a cable pulled and replugged,
+        a TCP connection dropped). TransportError if it cannot be opened yet."""
+        old = self.transport
+        with self._write_lock:
+            try:
+                old.close()
+            except DriverError:
+                pass  # it is broken already; the new one is what matters
+            self.transport = open_transport(old.url)
+            self.transport_failed = False
+        log.info("transport %s reopened", old.url)
+
     def reset_link_state(self) -> None:
         """Restart the sequence state only (a reboot noticed mid-run; link loss stays as is)."""
         with self.lock:
@@ -129,13 +143,16 @@ class Channel:
     # ----- I/O thread --------------------------------------------------------------------------
     def _io_loop(self) -> None:
         while self._running:
+            transport = self.transport
             try:
                 deadline = self._endpoint.link.next_deadline()
                 wait = 0.005 if deadline is None else max(0.0, min(0.005, deadline - self._tb.now()))
-                data = self.transport.read(4096, self._tb.wall(wait))
+                data = transport.read(4096, self._tb.wall(wait))
             except DriverError as exc:
-                if self._running:
-                    log.error("transport failed: %s", exc)
+                if self._running and transport is self.transport:
+                    if not self.transport_failed:
+                        log.error("transport failed: %s", exc)
+                    self.transport_failed = True  # reconnect reopens it (a cable replugged)
                     self.declare_link_lost(f"transport failed: {exc}")
                     self._tb.sleep(0.05)
                 continue
@@ -174,7 +191,11 @@ class Channel:
 
     def write(self, data: bytes) -> None:
         with self._write_lock:
-            self.transport.write(data)
+            try:
+                self.transport.write(data)
+            except DriverError:
+                self.transport_failed = True
+                raise
             now = self._tb.now()
             if self._heartbeat_due() and self._last_tx:
                 # The dead-man's view of us: the longest silence towards an armed device.

@@ -173,7 +173,10 @@ class Injector(ShotPath, DeviceReports, ClockKeeper):
         return inj
 
     def handshake(self) -> Identity:
-        """link_sync, identify, refuse a foreign protocol or schema, first clock samples."""
+        """link_sync, identify, refuse a foreign protocol or schema, first clock samples. A
+        transport that failed (unplugged, connection dropped) is opened again first."""
+        if self.channel.transport_failed:
+            self.channel.reopen()
         self.channel.write(b"\0")  # flush whatever partial frame the device had buffered
         self._resync_link()
         ident: Identity = self.query(Identify, Identity)
