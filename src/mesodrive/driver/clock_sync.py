@@ -16,8 +16,6 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class ClockEstimate:
@@ -76,21 +74,28 @@ class ClockSync:
             return self._estimate
 
     def _fit(self) -> ClockEstimate:
-        t = np.array([s[0] for s in self._samples])
-        y = np.array([s[1] for s in self._samples])
-        half = np.array([s[2] for s in self._samples])
-        ref = float(t[-1])
-        if len(t) < 3 or float(t[-1] - t[0]) < 0.05:
+        samples = list(self._samples)
+        ref, y_ref, half_ref = samples[-1]
+        half_min = min(s[2] for s in samples)
+        if len(samples) < 3 or ref - samples[0][0] < 0.05:
             # Too short a baseline to see drift: nominal rate through the latest sample.
-            return ClockEstimate(ref, float(y[-1]), float(self.tick_hz), float(half[-1]) * 1e6, len(t))
-        x = t - ref
-        # Weight precise (short-RTT) samples more.
-        w = 1.0 / np.maximum(half, 1e-5)
-        slope, intercept = np.polyfit(x, y, 1, w=w)
-        resid = y - (intercept + slope * x)
-        resid_us = resid / slope * 1e6
-        error = float(np.sqrt(np.mean(resid_us**2))) * 2 + float(half.min()) * 1e6
-        return ClockEstimate(ref, float(intercept), float(slope), error, len(t))
+            return ClockEstimate(ref, y_ref, float(self.tick_hz), half_ref * 1e6, len(samples))
+        # Weighted least squares (weight 1/half_rtt², so precise short-RTT samples count more),
+        # in plain Python: 64 points need no numpy, and the driver starts faster without it.
+        # Ticks are taken relative to the latest sample to keep ~1e12 values out of the sums.
+        xs = [t - ref for t, _, _ in samples]
+        ys = [y - y_ref for _, y, _ in samples]
+        ws = [1.0 / max(h, 1e-5) ** 2 for _, _, h in samples]
+        sw = sum(ws)
+        x_mean = sum(w * x for w, x in zip(ws, xs, strict=True)) / sw
+        y_mean = sum(w * y for w, y in zip(ws, ys, strict=True)) / sw
+        sxx = sum(w * (x - x_mean) ** 2 for w, x in zip(ws, xs, strict=True))
+        sxy = sum(w * (x - x_mean) * (y - y_mean) for w, x, y in zip(ws, xs, ys, strict=True))
+        slope = sxy / sxx
+        intercept = y_mean - slope * x_mean
+        resid_us = [(y - (intercept + slope * x)) / slope * 1e6 for x, y in zip(xs, ys, strict=True)]
+        error = math.sqrt(sum(r * r for r in resid_us) / len(resid_us)) * 2 + half_min * 1e6
+        return ClockEstimate(ref, y_ref + intercept, slope, error, len(samples))
 
     @property
     def drift_ppm(self) -> float:
