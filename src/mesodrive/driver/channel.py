@@ -75,6 +75,10 @@ class Channel:
         self._endpoint = Endpoint(link_config)
         self._handlers: dict[type[Message], Handler] = {}
         self._query_waiters: dict[int, tuple[type[Message], Waiter]] = {}
+        # Tokens and query waiters have their own small lock, never held across anything else:
+        # the e-stop path uses only it and the write lock, so it never waits behind the I/O
+        # thread's handlers (which hold `lock` while they journal and update the ledger).
+        self._waiters_lock = threading.Lock()
         self._command_waiters: dict[int, deque[Waiter]] = {}
         self._token = 0
         self._last_tx = 0.0
@@ -102,9 +106,10 @@ class Channel:
         if self._io.is_alive():
             self._io.join(timeout=2)
         self.transport.close()
-        with self.lock:
+        with self._waiters_lock:
             for _, w in self._query_waiters.values():
                 w.fail(DriverError("session closed"))
+        with self.lock:
             for ws in self._command_waiters.values():
                 for w in ws:
                     w.fail(DriverError("session closed"))
@@ -174,11 +179,15 @@ class Channel:
             log.warning("undecodable frame from device: %s", msg.error)
             return
         token = getattr(msg, "token", None)
-        if token is not None and token in self._query_waiters:
-            expected, waiter = self._query_waiters[token]
-            if isinstance(msg, expected):
-                del self._query_waiters[token]
-                waiter.set(msg, now)
+        if token is not None:
+            with self._waiters_lock:
+                entry = self._query_waiters.get(token)
+                if entry is not None and isinstance(msg, entry[0]):
+                    del self._query_waiters[token]
+                else:
+                    entry = None
+            if entry is not None:
+                entry[1].set(msg, now)
         if isinstance(msg, CommandReply):
             waiters = self._command_waiters.get(msg.command)
             if waiters:
@@ -227,7 +236,7 @@ class Channel:
 
     # ----- requests ----------------------------------------------------------------------------
     def next_token(self) -> int:
-        with self.lock:
+        with self._waiters_lock:
             self._token = self._token % 0xFFFF + 1
             return self._token
 
@@ -235,13 +244,13 @@ class Channel:
         """Send one unsequenced query and wait up to `timeout` (the waiter tells if it came)."""
         waiter = Waiter()
         token: int = msg.token  # type: ignore[attr-defined]
-        with self.lock:
+        with self._waiters_lock:
             self._query_waiters[token] = (reply, waiter)
+        with self.lock:
             wire = self._endpoint.send(msg)
         self.write(wire)
         if not waiter.wait(self._tb.wall(timeout)):
-            with self.lock:
-                self._query_waiters.pop(token, None)
+            self.forget_query(token)
         return waiter
 
     def query(self, make: Callable[[int], Message], reply: type[M], *,
@@ -287,17 +296,16 @@ class Channel:
         self._endpoint.send(msg)
 
     def send_out_of_band(self, msg: Message) -> None:
-        """An out-of-band frame (e-stop): written at once, ahead of anything queued."""
-        with self.lock:
-            ack = self._endpoint.link.expected
-        self.write(encode_message(msg, 0, ack))
+        """An out-of-band frame (e-stop): written at once, ahead of anything queued, without
+        the driver lock (the ack value is read as it is: any recent value is a valid ack)."""
+        self.write(encode_message(msg, 0, self._endpoint.link.expected))
 
     def forget_query(self, token: int) -> None:
-        with self.lock:
+        with self._waiters_lock:
             self._query_waiters.pop(token, None)
 
     def expect(self, token: int, reply: type[Message]) -> Waiter:
         waiter = Waiter()
-        with self.lock:
+        with self._waiters_lock:
             self._query_waiters[token] = (reply, waiter)
         return waiter

@@ -329,10 +329,11 @@ class Injector(ShotPath, DeviceReports, ClockKeeper):
                 self.channel.send_out_of_band(Estop(token))
                 if waiter.wait(self._tb.wall(ESTOP_RESEND)) and waiter.value is not None \
                         and waiter.value.state == DeviceState.ESTOPPED:
+                    latency = self._tb.now() - t0  # latched: the rest is bookkeeping
                     with self._lock:
                         self.device.set_state(DeviceState.ESTOPPED, self.device.faults)
                         self._after_state(DeviceState.ESTOPPED)
-                    return self._tb.now() - t0
+                    return latency
         finally:
             for t in tokens:
                 self.channel.forget_query(t)
