@@ -76,18 +76,19 @@ def busy() -> None:  # pragma: no cover - runs in a child process
 
 
 @contextmanager
-def other_core_busy(on: bool) -> Iterator[None]:
-    if not on:
-        yield
-        return
-    proc = multiprocessing.Process(target=busy, daemon=True)
-    proc.start()
+def other_core_busy(on: bool | int) -> Iterator[None]:
+    """`on` busy-loop processes (True = one: the other core) for the duration."""
+    procs = [multiprocessing.Process(target=busy, daemon=True) for _ in range(int(on))]
+    for proc in procs:
+        proc.start()
     try:
-        time.sleep(0.3)
+        if procs:
+            time.sleep(0.3)
         yield
     finally:
-        proc.terminate()
-        proc.join(5)
+        for proc in procs:
+            proc.terminate()
+            proc.join(5)
 
 
 class Bench:
@@ -201,7 +202,14 @@ def clock_error(seed: int, busy_core: bool) -> dict[str, Any]:
 
 
 # ---- (b) e-stop latency ------------------------------------------------------------------------
-def estop_latency(seed: int) -> dict[str, Any]:
+def estop_latency(seed: int, busy: int = 0) -> dict[str, Any]:
+    with other_core_busy(busy):
+        out = _estop_latency(seed)
+    out["busy_loops"] = busy
+    return out
+
+
+def _estop_latency(seed: int) -> dict[str, Any]:
     b = Bench(seed)
     inj = b.inj
     firing = {"at": 0.0}
@@ -242,7 +250,7 @@ def estop_latency(seed: int) -> dict[str, Any]:
                 fault = inj.last_fault
             if isinstance(fault, FaultRaised) and fault.code == Fault.ESTOP:
                 one_way.append((fault.tick - b.true_ticks_at(t0)) / (1e6 * (1 + DRIFT_PPM * 1e-6)))
-            inj.last_fault = None
+            inj.device.last_fault = None
             b.recover()
     finally:
         b.close()
@@ -345,6 +353,8 @@ def main() -> None:
     print(json.dumps({"figure": "machine", **env}), flush=True)
     print(json.dumps(clock_error(21, busy_core=False)), flush=True)
     print(json.dumps(estop_latency(22)), flush=True)
+    print(json.dumps(estop_latency(26, busy=1)), flush=True)  # one core busy
+    print(json.dumps(estop_latency(27, busy=2)), flush=True)  # both cores busy
     print(json.dumps(throughput(23, busy_core=False)), flush=True)
     print(json.dumps(clock_error(24, busy_core=True)), flush=True)
     print(json.dumps(throughput(25, busy_core=True)), flush=True)
