@@ -13,7 +13,7 @@ from typing import Any
 
 from mesodrive.protocol.codec import decode_message
 from mesodrive.protocol.frame import Frame, FrameError, FrameErrorKind
-from mesodrive.protocol.message_base import Channel
+from mesodrive.protocol.message_base import Channel, Message
 from mesodrive.protocol.messages import (
     MESSAGES,
     Ack,
@@ -82,7 +82,8 @@ class Receiving(Queries, Commands, Admission):
             self._send(ErrorReply(frame.msg_id, int(code)))
 
 
-HANDLERS: dict[type, Callable[[Any, Any], None]] = {
+# Keyed by message type; a handler is called as handler(device, message).
+HANDLERS: dict[type[Message], Callable[[Any, Any], None]] = {
     LinkSync: Queries._on_link_sync,
     Identify: Queries._on_identify,
     ClockQuery: Queries._on_clock_query,
