@@ -108,8 +108,7 @@ class Bench:
 
         def read(dev: Any) -> tuple[float, int]:
             host = time.monotonic()
-            sim_t = runner._sim0 + (host - runner._t0)  # RealtimeRunner.sim_time() at `host`
-            return host, inner_device(dev)._clock.ticks(sim_t)
+            return host, inner_device(dev).truth.ticks_at(runner.sim_time_at(host))
 
         return runner.call(read)
 
@@ -117,8 +116,8 @@ class Bench:
         """The device's true clock at a past host instant (its clock model is a pure function
         of simulated time; it changes only on a power cycle, which these runs never do)."""
         runner = self.server.runner
-        clock = runner.call(lambda dev: inner_device(dev)._clock)
-        return clock.ticks(runner._sim0 + (host - runner._t0))
+        clock = runner.call(lambda dev: inner_device(dev).truth.clock)
+        return clock.ticks(runner.sim_time_at(host))
 
     def ready(self) -> None:
         self.inj.home()
@@ -176,8 +175,8 @@ def clock_error(seed: int, busy_core: bool) -> dict[str, Any]:
             state = inj.status().state
         inj.disarm()
         runner = b.server.runner
-        clock = runner.call(lambda dev: inner_device(dev)._clock)
-        asym = [(ticks - clock.ticks(runner._sim0 + ((t0 + t1) / 2 - runner._t0))) for t0, t1, ticks in taken]
+        clock = runner.call(lambda dev: inner_device(dev).truth.clock)
+        asym = [(ticks - clock.ticks(runner.sim_time_at((t0 + t1) / 2))) for t0, t1, ticks in taken]
         rtt = [(t1 - t0) * 1e6 for t0, t1, _ in taken]
     finally:
         b.close()

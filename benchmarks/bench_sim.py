@@ -59,7 +59,7 @@ from mesodrive.protocol.messages import (
 )
 
 SHOTS = 1000
-SESSION = 7
+SESSION = 7  # the first syringe's session; each syringe arms the next id (once per boot, §12.4)
 SPACING_TICKS = 275_000  # 0.275 s between fire ticks (~3.6 shots/s)
 LOOKAHEAD = 8  # shots queued ahead of the one executing
 PER_SYRINGE = 400  # 400 × 20 µL = 8 mL of a 10 mL syringe
@@ -181,11 +181,12 @@ class Session(ScriptedHost):
         self.base_tick = 0
         self.next_index = 0  # next shot to queue
         self.limit = 0  # queue no shot index >= limit (end of the current syringe)
+        self.session = SESSION
 
     def queue_until(self, index: int) -> None:
         while self.next_index <= min(index, self.limit - 1):
             i = self.next_index
-            self.send(QueueShot(boot_nonce=self.boot_nonce, session=SESSION, index=i,
+            self.send(QueueShot(boot_nonce=self.boot_nonce, session=self.session, index=i,
                                 trigger=TriggerMode.AT_TICK,
                                 fire_tick=self.base_tick + i * SPACING_TICKS, **SHOT))
             self.next_index += 1
@@ -207,7 +208,8 @@ class Session(ScriptedHost):
         while self.next_index < SHOTS:
             first = self.next_index
             self.limit = min(first + PER_SYRINGE, SHOTS)
-            self.command(Arm(self.boot_nonce, SESSION, 0), DeviceState.ARMED)
+            self.session = SESSION + first // PER_SYRINGE
+            self.command(Arm(self.boot_nonce, self.session, 0), DeviceState.ARMED)
             # fire ticks are on the device clock: shot i at base + i·spacing, first one 0.3 s out
             self.base_tick = self.device_now() + 300_000 - first * SPACING_TICKS
             self.queue_until(first + LOOKAHEAD)

@@ -6,14 +6,16 @@ file for the hidden defaults, the fault syntax and how to drive it.
 
 from mesosim.config import LinkFaults, SimConfig
 from mesosim.device_faults import FAULT_KINDS, FaultSchedule, parse_shot_faults
-from mesosim.firmware import SimDevice
+from mesosim.firmware import BookEntry, DeviceTruth, SimDevice
 from mesosim.physics import Axis, DeviceClock, LineModel, Move, move_duration
 from mesosim.shots import ExecutedShot, ShotBook, ShotRecord
 
 __all__ = [
     "FAULT_KINDS",
     "Axis",
+    "BookEntry",
     "DeviceClock",
+    "DeviceTruth",
     "ExecutedShot",
     "FaultSchedule",
     "LineModel",

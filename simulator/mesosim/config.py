@@ -7,15 +7,23 @@ discover. Set them to 0 / 1 (``depth_offset_um=0&depth_scale=1&...``) for an ide
 
 ``SimConfig.from_query`` parses the query part of a ``sim://`` URL, e.g.
 ``seed=3&realtime=1&faults=occlusion@40,reboot@75&drift_ppm=100&link=drop:0.01,split:0.2``.
+
+`SimConfig` is a frozen pydantic model that refuses unknown fields: values are converted to
+their field's type (``"3"`` or ``3.0`` for an int field -> ``3``; an int for a float field ->
+a float) and every range rule is checked at construction. ``cfg.replace(**changes)`` is a
+*validated* copy (pydantic's ``model_copy(update=...)`` does not validate). `LinkFaults` stays a
+frozen dataclass: small, positional, and validated by pydantic as a field of `SimConfig`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mesosim.device_faults import (
     ShotFaults,
@@ -100,8 +108,11 @@ class LinkFaults:
         )
 
 
-@dataclass(frozen=True)
-class SimConfig:
+class SimConfig(BaseModel):
+    """Everything a simulated injector is: capabilities, hidden errors, physics, faults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     # ---- run --------------------------------------------------------------------------------
     seed: int = 1
     realtime: bool = False  # for runners: pace advance_to by the wall clock (device ignores it)
@@ -184,11 +195,25 @@ class SimConfig:
     contact_loss_s: float = 0.5  # contact_lost@n: sensor reads 0 for this long
 
     # ---- link faults (applied by the transport layer, not by SimDevice) ----------------------
-    host_to_device: LinkFaults = field(default_factory=LinkFaults)
-    device_to_host: LinkFaults = field(default_factory=LinkFaults)
+    host_to_device: LinkFaults = Field(default_factory=LinkFaults)
+    device_to_host: LinkFaults = Field(default_factory=LinkFaults)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shot_faults", validate_shot_faults(self.shot_faults))
+    @field_validator("shot_faults", mode="after")
+    @classmethod
+    def _valid_shot_faults(cls, value: ShotFaults) -> ShotFaults:
+        return validate_shot_faults(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> SimConfig:
+        self._check_ranges()
+        return self
+
+    def replace(self, **changes: Any) -> SimConfig:
+        """A validated copy with ``changes`` (what ``dataclasses.replace`` did for a dataclass)."""
+        return type(self)(**{**{name: getattr(self, name) for name in type(self).model_fields},
+                             **changes})
+
+    def _check_ranges(self) -> None:
         lo, hi = _CATALOGUE["depth"]
         if not lo <= self.depth_min_um <= self.depth_max_um <= hi:
             raise ValueError(
@@ -277,7 +302,7 @@ class SimConfig:
             pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
         except ValueError:
             raise ValueError(f"malformed simulator query {query!r}") from None
-        by_name = {f.name: f for f in fields(cls)}
+        by_name = cls.model_fields
         kwargs: dict[str, Any] = {}
         link_both: LinkFaults | None = None
         link_dir: dict[str, str] = {}
@@ -299,7 +324,7 @@ class SimConfig:
                 raise ValueError(f"unknown simulator option {key!r} (value {value!r})")
             if name in kwargs:
                 raise ValueError(f"simulator option {key!r} given twice (value {value!r})")
-            kwargs[name] = _parse_value(key, name, value, cls.__dataclass_fields__[name].default)
+            kwargs[name] = _parse_value(key, name, value, f.default)
         if link_both is not None or link_dir:
             base = link_both or LinkFaults()
             kwargs["host_to_device"] = (
@@ -314,6 +339,8 @@ class SimConfig:
             )
         try:
             return cls(**kwargs)
+        except ValidationError as exc:
+            raise ValueError(f"simulator options {query!r}: {_first_error(exc)}") from None
         except ValueError as exc:
             raise ValueError(f"simulator options {query!r}: {exc}") from None
 
@@ -321,21 +348,31 @@ class SimConfig:
         """The query string of the non-default options (``from_query`` round-trips it)."""
         default = SimConfig()
         parts: list[str] = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value == getattr(default, f.name):
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value == getattr(default, name):
                 continue
-            if f.name == "shot_faults":
+            if name == "shot_faults":
                 parts.append(f"faults={format_shot_faults(value)}")
-            elif f.name == "host_to_device":
+            elif name == "host_to_device":
                 parts.append(f"link_h2d={value.format()}")
-            elif f.name == "device_to_host":
+            elif name == "device_to_host":
                 parts.append(f"link_d2h={value.format()}")
             elif isinstance(value, bool):
-                parts.append(f"{f.name}={int(value)}")
+                parts.append(f"{name}={int(value)}")
             else:
-                parts.append(f"{f.name}={value}")
+                parts.append(f"{name}={value}")
         return "&".join(parts)
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The message of a validation error without pydantic's decoration (one line, our words)."""
+    err = exc.errors()[0]
+    inner = (err.get("ctx") or {}).get("error")
+    if inner is not None:
+        return str(inner)
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']} (got {err.get('input')!r})" if where else str(err["msg"])
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -9,7 +9,7 @@
   the outflow and the pressure integral follow in closed form. Internal boundaries (an air
   bubble fully expelled, the syringe running dry) split a step exactly where they happen.
 
-Everything here is the *true* state of the hardware. The firmware (`firmware.py`) only sees it
+Everything here is the *true* state of the hardware. The firmware (`firmware/`) only sees it
 through its sensors: encoders, the pressure sensor (with noise), the end stop, the contact
 switch.
 """

@@ -7,7 +7,6 @@ simulator's ground truth (executed_log, true_* values, sensors, power).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -61,7 +60,7 @@ class WireHost:
     def __init__(self, config: SimConfig | None = None, **overrides: Any) -> None:
         cfg = config or SimConfig()
         overrides.setdefault("reproducible", True)  # byte-exact replays
-        cfg = dataclasses.replace(cfg, **overrides)
+        cfg = cfg.replace(**overrides)
         self.dev = SimDevice(cfg)
         self.ep = Endpoint()
         self.t = 0.0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from mesosim import FAULT_KINDS, LinkFaults, SimConfig
 from mesosim.device_faults import FaultSchedule, parse_shot_faults
@@ -97,7 +95,13 @@ def test_validation() -> None:
         SimConfig(serial="X" * 17)
     with pytest.raises(ValueError):
         LinkFaults(drop=-0.1)
-    assert dataclasses.replace(SimConfig(), queue_len=4).queue_len == 4
+    assert SimConfig().replace(queue_len=4).queue_len == 4
+    with pytest.raises(ValueError):
+        SimConfig().replace(queue_len=0)  # a validated copy
+    with pytest.raises(ValueError):
+        SimConfig(colour="blue")  # type: ignore[call-arg]
+    assert SimConfig(queue_len="4").queue_len == 4  # type: ignore[arg-type]
+    assert SimConfig(clock_drift_ppm=10).model_copy(update={"seed": 2}).seed == 2
 
 
 def test_fault_schedule() -> None:

@@ -138,7 +138,7 @@ def test_close_stops_every_thread_and_port() -> None:
 
 
 def test_instruments_keep_the_injectors_pace() -> None:
-    if "speed" not in SimConfig.__dataclass_fields__:
+    if "speed" not in SimConfig.model_fields:
         pytest.skip("this SimConfig has no time-warped real time")
     with CalibrationRig(SimConfig.from_query("seed=5&speed=10")) as rig:
         time.sleep(0.2)

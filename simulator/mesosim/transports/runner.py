@@ -154,7 +154,11 @@ class RealtimeRunner:
 
     def sim_time(self) -> float:
         """The simulated time the device is being driven towards now."""
-        return self._sim0 + (time.monotonic() - self._t0) * self.speed
+        return self.sim_time_at(time.monotonic())
+
+    def sim_time_at(self, host: float) -> float:
+        """The simulated time that corresponds to `host` (a `time.monotonic()` reading)."""
+        return self._sim0 + (host - self._t0) * self.speed
 
     def write(self, data: bytes) -> None:
         self.check()
