@@ -116,7 +116,7 @@ def test_estop_while_firing_latches_and_refuses_commands(connect) -> None:  # ty
     slow = fast_shot(0, inj.device_now() + 0.1)
     slow = type(slow)(**{**slow.__dict__, "volume_ul": 20.0, "flow_ul_s": 10.0})  # ~2 s of dispensing
     inj.queue_shot(slow)
-    inj.queue_shot(fast_shot(1, inj.device_now() + 3))
+    inj.queue_shot(fast_shot(1, inj.device_now() + 2.5))  # inside the 3 s horizon, with margin
     inj.wait_state(DeviceState.FIRING, timeout=2)
     time.sleep(0.2)
     latency = inj.estop()
