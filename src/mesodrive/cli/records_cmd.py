@@ -269,18 +269,10 @@ def _print_detail(console: Console, d: SessionDetail) -> None:
         header.add_row(_t(key), _t(value))
     console.print(header)
 
-    points = Table(title="what happened at each point (mm, µL, kPa)", box=box.SIMPLE_HEAD)
-    # Figures never wrap; the outcome takes the rest of the width and wraps at words.
-    for col in ["point", "outcome", "depth", "reached", "planned", "given", "peak", "shot"]:
-        if col == "outcome":
-            points.add_column(col, ratio=1, min_width=12, overflow="fold")
-        else:
-            points.add_column(col, justify="right", no_wrap=True)
-    for o in outcomes:
-        points.add_row(_t(o.point), _t(o.text), _t(_num(o.depth_mm)), _t(_num(o.reached_mm)),
-                       _t(_num(o.planned_ul)), _t(_num(o.delivered_ul)), _t(_num(o.peak_kpa)),
-                       _t(", ".join(map(str, o.shots)) or "-"))
-    console.print(points)
+    if len(outcomes) > RICH_ROWS or not console.is_terminal:
+        _plain_points(console, outcomes)
+    else:
+        _rich_points(console, outcomes)
     if d.alarms:
         alarms = Table(title="alarms")
         for col in ["time", "code", "detail"]:
@@ -296,6 +288,47 @@ def _print_detail(console: Console, d: SessionDetail) -> None:
             actions.add_row(_t(_when(act.ts)), _t(act.action), _t(act.operator),
                             _t(act.reason))
         console.print(actions)
+
+
+RICH_ROWS = 300  # beyond this a rich table costs seconds; plain aligned lines cost nothing
+
+
+def _point_cells(o: Any) -> list[str]:
+    return [str(o.point), _num(o.depth_mm), _num(o.reached_mm), _num(o.planned_ul),
+            _num(o.delivered_ul), _num(o.peak_kpa), ", ".join(map(str, o.shots)) or "-", o.text]
+
+
+_POINT_COLUMNS = ["point", "depth", "reached", "planned", "given", "peak", "shot", "outcome"]
+
+
+def _rich_points(console: Console, outcomes: list[Any]) -> None:
+    points = Table(title="what happened at each point (mm, µL, kPa)", box=box.SIMPLE_HEAD)
+    # Figures never wrap; the outcome takes the rest of the width and wraps at words.
+    for col in _POINT_COLUMNS:
+        if col == "outcome":
+            points.add_column(col, ratio=1, min_width=12, overflow="fold")
+        else:
+            points.add_column(col, justify="right", no_wrap=True)
+    for o in outcomes:
+        points.add_row(*(_t(c) for c in _point_cells(o)))
+    console.print(points)
+
+
+def _plain_points(console: Console, outcomes: list[Any]) -> None:
+    """Aligned plain lines, one per point (long sessions, pipes): figures right-aligned, the
+    outcome in words last so a narrow terminal only wraps the words."""
+    rows = [_point_cells(o) for o in outcomes]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(_POINT_COLUMNS[:-1])]
+    out = console.file
+    out.write("what happened at each point (mm, µL, kPa)\n")
+    for cells in [_POINT_COLUMNS, *rows]:
+        figures = "  ".join(c.rjust(w) for c, w in zip(cells[:-1], widths, strict=True))
+        out.write(f"{figures}  {_safe(cells[-1])}\n")
+
+
+def _safe(text: str) -> str:
+    """Stored text printed plainly: control characters shown escaped, never interpreted."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 @_guarded
