@@ -98,8 +98,10 @@ def test_show_prints_the_outcomes(db: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["records", "--db", str(db), "show", "1"]) == 0
     out = capsys.readouterr().out
-    rows = {int(m.group(1)): m.group(2).strip()
-            for m in re.finditer(r"^\s+(\d)\s{3}(.+?)\s{2,}", out, re.MULTILINE)}
+    # Not a terminal: plain aligned lines, figures first, the outcome in words last.
+    lines = out.split("point  depth", 1)[1].splitlines()[1:]
+    rows = {int(cells[0]): cells[-1] for line in lines
+            if (cells := re.split(r"\s{2,}", line.strip())) and cells[0].isdigit()}
     assert rows == EXPECTED
     assert "still queued" not in out  # a stale reason never explains a delivered point
     assert "5/8 given" in out
