@@ -513,3 +513,46 @@ def test_usb_backend_enumerates_and_moves_bytes() -> None:
     finally:
         be.close()
     assert usb.core.find(idVendor=0x1209, backend=be) is None
+
+
+def test_bytes_that_arrive_while_the_runner_is_held_up_are_fed_at_their_arrival_time() -> None:
+    """Issue 13: a GC pause or a busy core holds the runner thread; the host's bytes written
+    meanwhile must reach the device at the simulated time they arrived, not after the device
+    was advanced past them (a heartbeat would look late and trip the dead-man)."""
+    import threading
+    import time as _time
+
+    dev = EchoDevice(latency=0.0)
+    seen: list[float] = []
+    original_write = dev.write
+
+    def timed_write(data: bytes) -> None:
+        seen.append(dev.now)
+        original_write(data)
+
+    dev.write = timed_write  # type: ignore[method-assign]
+    runner = RealtimeRunner(dev, lambda out: None).start()
+    held, release = threading.Event(), threading.Event()
+
+    def hold(_: object) -> None:
+        held.set()
+        release.wait(5)
+
+    blocker = threading.Thread(target=lambda: runner.call(hold, timeout=10))
+    blocker.start()
+    try:
+        assert held.wait(5)
+        arrived = _time.monotonic()
+        runner.write(b"heartbeat")
+        _time.sleep(0.2)  # the runner is still held up
+        released = _time.monotonic()
+        release.set()
+        blocker.join(5)
+        deadline = _time.monotonic() + 5
+        while not seen and _time.monotonic() < deadline:
+            _time.sleep(0.01)
+    finally:
+        release.set()
+        runner.stop()
+    assert seen, "the device never got the bytes"
+    assert seen[0] <= runner.sim_time_at(arrived) + 1e-6 < runner.sim_time_at(released)

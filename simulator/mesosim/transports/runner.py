@@ -125,7 +125,7 @@ class RealtimeRunner:
         self._after_step = after_step
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._input = bytearray()
+        self._input: list[tuple[float, bytes]] = []  # (wall arrival time, bytes)
         self._calls: deque[tuple[Callable[[ByteDevice], Any], Future[Any]]] = deque()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -163,8 +163,9 @@ class RealtimeRunner:
     def write(self, data: bytes) -> None:
         self.check()
         if data:
+            arrived = time.monotonic()
             with self._lock:
-                self._input += data
+                self._input.append((arrived, bytes(data)))
             self._wake.set()
 
     def call(self, fn: Callable[[Any], T], timeout: float | None = 5.0) -> T:
@@ -195,26 +196,41 @@ class RealtimeRunner:
             for _, future in calls:
                 future.set_exception(SimulatorError(f"simulated device failed: {exc!r}"))
 
+    def _feed(self, chunks: list[tuple[float, bytes]]) -> None:
+        """Bytes are fed at the simulated time they arrived, not after the device has been
+        advanced to "now": when this thread was held up (a GC pause, a busy core), the host's
+        heartbeats written meanwhile must not look late to the dead-man."""
+        dev = self.device
+        for arrived, chunk in chunks:
+            at = self.sim_time_at(arrived)
+            if at > dev.now:
+                dev.advance_to(at)
+            dev.write(chunk)
+        now = self.sim_time()
+        if now > dev.now:
+            dev.advance_to(now)
+
     def _loop(self) -> None:
         dev = self.device
         while not self._stop:
             self._wake.clear()
-            now = self.sim_time()
-            if now > dev.now:
-                dev.advance_to(now)
             with self._lock:
-                data = bytes(self._input)
-                self._input.clear()
+                chunks = self._input
+                self._input = []
                 calls = list(self._calls)
                 self._calls.clear()
-            if data:
-                dev.write(data)
+            self._feed(chunks)
+            data = bool(chunks)
             for fn, future in calls:
                 try:
                     future.set_result(fn(dev))
                 except Exception as exc:  # noqa: BLE001 - belongs to the caller
                     future.set_exception(exc)
             if data or calls:
+                with self._lock:  # what came in while the calls ran, at its own time too
+                    late_chunks = self._input
+                    self._input = []
+                self._feed(late_chunks)
                 # Let the device react to the input at (almost) the same instant.
                 now = self.sim_time()
                 if now > dev.now:
