@@ -10,6 +10,7 @@ how it moves between them. The parts it drives live beside it, one concept each:
 - `shots_in_flight`: shots sent becoming final (read, waited for, or asked about);
 - `device_watch`, `fault_alarms`: the device leaving the session on its own, and a fault as
   an alarm naming the point it struck, in public units;
+- `alarm_handling`: an alarm recorded, the policy asked, a retry or skip carried out;
 - `device_actions`: disarm / clear / home / prime / refill / reconnect, ordered by `restore`;
 - `run_requests`: pause / resume / abort / e-stop posted from other threads;
 - `run_events`, `run_result`, `run_config`: what observers and callers see.
@@ -20,14 +21,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from mesodrive.controller.alarm_handling import AlarmHandling
 from mesodrive.controller.delivery import shot_delivered
 from mesodrive.controller.device_actions.prepare import prepare_device
-from mesodrive.controller.device_actions.restore import restore_device
 from mesodrive.controller.device_watch import Estopped, device_turn, in_trouble, refusal_problem
 from mesodrive.controller.fault_alarms import FAULT_PROBLEMS
 from mesodrive.controller.point_book import MAX_QUEUE, PointBook
 from mesodrive.controller.recovery import (
-    Answer,
     Decision,
     Problem,
     ProblemKind,
@@ -98,6 +98,8 @@ class RunEngine:
         self._flight = ShotsInFlight(injector, self.book)
         self.scheduler = ShotScheduler(injector, plan, self.book, self.result.stats, self.config,
                                        first_index)
+        self._alarms = AlarmHandling(injector, store, session_id, lambda p: self.policy(p),
+                                     self.book, self.scheduler, plan.device.syringe_ul)
         self.device_sessions: list[int] = []  # every device session armed, fresh at each arm
         self._requests = RunRequests()
         self._abort_reason = ""
@@ -276,8 +278,7 @@ class RunEngine:
     # ----- recovery -------------------------------------------------------------------------------
     def _enter_recovery(self, problem: Problem) -> None:
         self._problem = problem
-        self._alarm = f"{problem.kind.value}: {problem.detail}"
-        self.store.record_alarm(self.session, problem.kind.value, problem.detail, sync=True)
+        self._alarm = self._alarms.record(problem)
         self._bus.emit(AlarmRaised(problem))
         self._go(S.AWAITING_RECOVERY)
         self._emit_progress()
@@ -285,23 +286,12 @@ class RunEngine:
     def _step_recovery(self) -> None:
         problem = self._problem
         assert problem is not None
-        answer: Answer = self.policy(problem)
-        self.store.record_action(self.session, f"recovery:{answer.decision.value}",
-                                 f"{problem.kind.value} at point {problem.point}: {answer.reason}")
+        answer = self._alarms.ask(problem)
         if answer.decision is Decision.ABORT or self._requests.take(R.ABORT):
             self._abort_reason = answer.reason or f"aborted after {problem.kind.value}"
             self._go(S.STOPPING)
             return
-        if answer.decision is Decision.SKIP and problem.point is not None:
-            # The operator's skip is recorded as given; the book skips the point only if it is
-            # still pending: one the fault cut short was a puncture, never injected again anyway.
-            self.store.record_action(self.session, "skip", f"point {problem.point}: {answer.reason}")
-            self.book.skip(problem.point, answer.reason or problem.kind.value)
-        if restore_device(self.inj, problem, answer, store=self.store, session=self.session,
-                          syringe_ul=self.plan.device.syringe_ul, settle=self._settle_inflight):
-            nxt = self.book.next_point()  # the fresh syringe starts here: its planned refill is done
-            if nxt is not None:
-                self.scheduler.refilled.add(nxt)
+        self._alarms.carry_out(problem, answer, self._settle_inflight)
         self._arm()
         self._alarm = None
         self._go(S.RUNNING)
