@@ -101,16 +101,23 @@ def test_occlusion_then_retry_never_reinjects_the_interrupted_point(make_run) ->
     _records_match_truth(run)
 
 
-def test_contact_lost_then_skip_records_the_skipped_point(make_run) -> None:  # type: ignore[no-untyped-def]
+def test_contact_lost_then_skip_names_the_struck_point_and_skips_no_healthy_one(make_run) -> None:  # type: ignore[no-untyped-def]
     policy = ScriptedPolicy([Answer(Decision.SKIP, "scar tissue")])
     run = make_run("seed=4&faults=contact_lost@4", policy=policy).start()
     assert run.join() is RunState.COMPLETED
     (problem,) = policy.asked
     assert problem.kind is ProblemKind.CONTACT_LOST
-    assert run.engine.result.skipped == {problem.point: "scar tissue"}
+    rows = run.store.latest_shots(run.engine.session).values()
+    (struck,) = [r.point for r in rows if r.measured and int(r.measured["flags"]) & 8]  # CONTACT_LOST
+    assert problem.point == struck and f"at point {struck}" in problem.detail
+    # Contact went mid-dispense: the point was punctured and cut short, never repeated; "skip"
+    # has nothing left to skip there, and the healthy next point is injected as planned.
+    assert run.engine.result.partial == {struck}
+    assert run.engine.result.skipped == {}
+    actions = [(a.action, a.reason) for a in run.store.session(run.engine.session).actions]
+    assert ("skip", f"point {struck}: scar tissue") in actions  # the operator's answer, as given
     points = _each_point_at_most_once(run)
-    assert problem.point not in points
-    assert len(points) == len(run.plan.points) - 1
+    assert sorted(points) == sorted(p.point for p in run.plan.points)
     _records_match_truth(run)
 
 

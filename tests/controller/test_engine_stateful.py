@@ -2,7 +2,9 @@
 e-stop while device faults happen (scheduled per example) and a scripted operator answers.
 
 Invariants: no shot after abort or e-stop, no point injected twice, and the records equal the
-device's truth (every executed shot recorded as done or uncertain; the chain verifies).
+device's truth (every executed shot recorded as done or uncertain; the chain verifies). At the
+end the book holds every point exactly once (delivered, cut short, skipped or pending), and an
+alarm about a fault inside a shot named the point that shot was cut short at.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunEngine
-from mesodrive.controller.recovery import Answer, Decision, ScriptedPolicy
+from mesodrive.controller.recovery import Answer, Decision, ProblemKind, ScriptedPolicy
 from mesodrive.driver.injector import Injector
 from mesodrive.plan import load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore
@@ -43,6 +45,7 @@ class EngineMachine(RuleBasedStateMachine):
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product={}, device={}, calibration={}, mode="auto")
         policy = ScriptedPolicy([Answer(d, f"scripted {d.value}") for d in answers])
+        self.policy = policy
         self.run = Run(RunEngine(inj, vplan, store, session, policy=policy), inj, store, vplan).start()
         self.stopped_at: int | None = None  # executed count when abort / e-stop took effect
 
@@ -98,6 +101,16 @@ class EngineMachine(RuleBasedStateMachine):
                 assert rows[e.index].state in ("done", "uncertain"), (e.index, rows[e.index])
         assert run.store.verify().ok
         assert run.engine.state.terminal
+        r = run.engine.result
+        books = [set(r.delivered), set(r.partial), set(r.skipped), set(r.pending)]
+        planned = {p.point for p in run.plan.points}
+        assert sum(len(b) for b in books) == len(planned) and set().union(*books) == planned, books
+        assert r.uncertain <= set(r.delivered)
+        in_shot = (ProblemKind.OCCLUSION, ProblemKind.STALL, ProblemKind.CONTACT_LOST,
+                   ProblemKind.EMPTY_SYRINGE, ProblemKind.AIR)
+        for problem in self.policy.asked:
+            if problem.kind in in_shot:  # the struck shot was cut short: never the next point
+                assert problem.point in r.partial, (problem, r.partial)
         run.inj.close()
         run.store.close()
         self.tmp.cleanup()

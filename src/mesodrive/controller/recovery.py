@@ -28,13 +28,14 @@ class ProblemKind(enum.Enum):
 @dataclass(frozen=True)
 class Problem:
     kind: ProblemKind
-    point: int | None  # the next point not yet delivered
+    point: int | None  # the point whose shot the fault struck; else the next point not given
     detail: str
 
 
 class Decision(enum.Enum):
     RETRY = "retry"  # after the fix: carry on from the first point not delivered
-    SKIP = "skip"  # mark the next point skipped (reason recorded), carry on after it
+    SKIP = "skip"  # mark the problem's point skipped (reason recorded) if it is still pending —
+    # a point the fault cut short is never injected again anyway — and carry on
     ABORT = "abort"
 
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mesodrive.controller.engine import shot_delivered
+from mesodrive.controller.delivery import Delivery, delivery
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotOutcome, ShotState
-from mesodrive.driver.vocabulary import ShotFlag
 from mesodrive.records import RecordStore, ShotRow
 
 
 @dataclass
 class ResumePoint:
     first_index: int
-    delivered: dict[int, float] = field(default_factory=dict)
+    delivered: dict[int, float] = field(default_factory=dict)  # cut-short points too (with
+    # the µL they got, and in `partial`): what RunEngine(delivered=, partial=) expects
     uncertain: set[int] = field(default_factory=set)
     partial: set[int] = field(default_factory=set)
     skipped: dict[int, str] = field(default_factory=dict)
@@ -38,11 +38,14 @@ def settle_open_shots(store: RecordStore, session_id: int, inj: Injector,
             out.settled.append(row)
         state = ShotState(row.state) if row.state in ShotState._value2member_map_ else None
         m = row.measured or {}
-        if state is not None and shot_delivered(state, _outcome(m) if m else None):
+        verdict = delivery(state, _outcome(m) if m else None) if state is not None else None
+        if verdict is not None and verdict.final_for_point:  # the engine's one rule
+            # A cut-short point is listed with the µL it got and in `partial`: the engine
+            # books it as cut short (never re-injected, not delivered).
             out.delivered[row.point] = float(m["delivered_ul"]) if m else planned_ul.get(row.point, 0.0)
-            if state is ShotState.UNCERTAIN:
+            if verdict is Delivery.UNCERTAIN:
                 out.uncertain.add(row.point)
-            elif int(m.get("flags", 0)) & ShotFlag.ABORTED:
+            elif verdict is Delivery.CUT_SHORT:
                 out.partial.add(row.point)
     for action in store.session(session_id).actions:
         if action.action == "skip" and action.reason.startswith("point "):
