@@ -10,13 +10,13 @@ import pytest
 
 from mesodrive.controller.delivery import Delivery, delivery, shot_delivered
 from mesodrive.controller.engine import Progress
-from mesodrive.controller.fault_alarms import detail_text, fault_problem
+from mesodrive.controller.fault_alarms import fault_problem
 from mesodrive.controller.point_book import FinishedShot
 from mesodrive.controller.recovery import Answer, Decision, ProblemKind, ScriptedPolicy
 from mesodrive.controller.states import RunState
-from mesodrive.driver.events import FaultRaised
 from mesodrive.driver.shots import Commanded, Shot, ShotOutcome, ShotRequest, ShotState
 from mesodrive.driver.vocabulary import Fault, ShotFlag
+from mesodrive.driver.wire import fault_raised
 from tests.controller.conftest import Run
 
 
@@ -57,12 +57,16 @@ def test_one_rule_for_what_a_shot_did_to_its_point(state: ShotState, outcome: Sh
 
 # ----- issue 10: the point a fault struck, in units a person reads ------------------------------
 def test_fault_details_read_in_public_units() -> None:
-    assert detail_text(Fault.OCCLUSION, 412_345) == "line pressure 412.3 kPa"
-    assert detail_text(Fault.OVERPRESSURE, 2_500_000) == "line pressure 2500.0 kPa"
-    assert detail_text(Fault.LINK_LOST, 260) == "no frame from the host for 260 ms"
-    assert detail_text(Fault.LATE_SHOT, 3_200) == "the shot was 3.2 ms late"
-    assert detail_text(Fault.LATE_SHOT, 3_200, tick_hz=2_000_000) == "the shot was 1.6 ms late"
-    assert detail_text(Fault.STALL, 12) == ""  # a shot index: named as a point instead
+    def text(code: Fault, detail: int, **kw: int) -> str:
+        return fault_raised(int(code), 0, detail, **kw).text
+
+    assert text(Fault.OCCLUSION, 412_345) == "line pressure 412.3 kPa"
+    assert text(Fault.OVERPRESSURE, 2_500_000) == "line pressure 2500.0 kPa"
+    assert text(Fault.LINK_LOST, 260) == "no frame from the host for 260 ms"
+    assert text(Fault.LATE_SHOT, 3_200) == "the shot was 3.2 ms late"
+    assert text(Fault.LATE_SHOT, 3_200, tick_hz=2_000_000) == "the shot was 1.6 ms late"
+    stall = fault_raised(int(Fault.STALL), 0, 12)
+    assert stall.text == "" and stall.shot_index == 12  # named as a point instead
 
 
 def test_a_fault_names_the_point_of_the_shot_it_struck_not_the_next_pending() -> None:
@@ -72,15 +76,15 @@ def test_a_fault_names_the_point_of_the_shot_it_struck_not_the_next_pending() ->
                      Delivery.CUT_SHORT),
         FinishedShot(12, 5, _shot(12, ShotState.CANCELLED), Delivery.NOT_GIVEN),
     ]
-    occlusion = fault_problem(FaultRaised(int(Fault.OCCLUSION), 0, 300_000), recent, next_point=5)
+    occlusion = fault_problem(fault_raised(int(Fault.OCCLUSION), 0, 300_000), recent, next_point=5)
     assert occlusion.kind is ProblemKind.OCCLUSION and occlusion.point == 4
     assert occlusion.detail == "OCCLUSION at point 4: line pressure 300.0 kPa"
-    stall = fault_problem(FaultRaised(int(Fault.STALL), 0, 11), recent, next_point=5)
+    stall = fault_problem(fault_raised(int(Fault.STALL), 0, 11), recent, next_point=5)
     assert stall.point == 4 and stall.detail == "STALL at point 4"
-    late = fault_problem(FaultRaised(int(Fault.LATE_SHOT), 0, 2_500), recent[:1] + recent[2:],
+    late = fault_problem(fault_raised(int(Fault.LATE_SHOT), 0, 2_500), recent[:1] + recent[2:],
                          next_point=5)
     assert late.point == 5 and "2.5 ms late" in late.detail
-    between = fault_problem(FaultRaised(int(Fault.LINK_LOST), 0, 251), recent[:1], next_point=4)
+    between = fault_problem(fault_raised(int(Fault.LINK_LOST), 0, 251), recent[:1], next_point=4)
     assert between.point == 4 and between.detail == "LINK_LOST: no frame from the host for 251 ms"
 
 

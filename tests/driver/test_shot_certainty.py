@@ -139,3 +139,20 @@ def test_a_device_that_lost_its_own_link_still_tells_the_host(connect: Any) -> N
     assert inj.last_fault is not None and inj.last_fault.code == Fault.LINK_LOST
     assert inj.wait_shot(1, 0, timeout=5).state is ShotState.CANCELLED
     assert executed(inj) == []
+
+
+@pytest.mark.parametrize("jump_s", [0.5, -0.5])
+def test_a_clock_that_jumps_without_a_reboot_is_a_fault_not_a_sample(connect: Any, jump_s: float) -> None:
+    """PROTOCOL.md §12.1: a clock that jumps or runs backwards (same boot) never enters the
+    estimate; open shots are asked about again, and device time is re-established at once."""
+    inj = connect("seed=8")
+    ready(inj)
+    inj.queue_shot(fast_shot(0, inj.device_now() + 2.0))
+    device_truth(inj, lambda d: d.jump_clock(jump_s))
+    inj.sync_clock(1)
+    assert not inj.rebooted  # same boot: a fault of the clock, not a reboot
+    truth_s = device_truth(inj, lambda d: d.device_ticks()) / 1e6
+    assert abs(inj.device_now() - truth_s) < 0.05  # re-fitted on the jumped clock at once
+    shot = inj.wait_shot(1, 0, timeout=5)
+    assert shot.state.final
+    _agree_with_truth(inj)

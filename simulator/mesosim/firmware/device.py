@@ -188,6 +188,11 @@ class SimDevice(Receiving, Execution, Safety, Timers, Power):
         self._ep.link.lost = True
         self._flush()
 
+    def jump_clock(self, seconds: float) -> None:
+        """A faulty crystal or firmware bug: the device clock jumps by `seconds` (negative:
+        backwards) without a reboot. A host must treat it as a fault (PROTOCOL.md §12.1)."""
+        self._clock.offset += round(seconds * self._clock.rate)
+
     def power_cycle(self) -> None:
         """Power loss now; the device boots again `boot_time_s` later with a new nonce.
 

@@ -10,11 +10,8 @@ shot the one that was refused or cancelled for being late. Only when no shot was
 fault came between shots) is the next pending point named. Naming the wrong point made "skip
 point" skip a healthy point and left the operator looking at the wrong place on the skin.
 
-Units: the fault's `detail` is the device's integer (the driver passes it through as is), so
-it is turned into public units here, per fault kind: pressure Pa → kPa, silence ms, lateness
-ticks → ms. No fault carries a volume today (PROTOCOL.md, messages.toml); an unknown kind
-shows its raw detail. (The driver's `wire.py` would be the better home for this conversion:
-then no wire unit would reach the controller at all.)
+Units: the driver's `wire.fault_raised` gives the fault's detail in public units (`text`) and
+the shot index it names (`shot_index`); nothing here converts.
 """
 
 from __future__ import annotations
@@ -38,29 +35,11 @@ FAULT_PROBLEMS = {
     Fault.LINK_LOST: ProblemKind.LINK_LOST,
     Fault.LATE_SHOT: ProblemKind.LATE_SHOT,
 }
-SHOT_INDEX_DETAIL = frozenset({Fault.CONTACT_LOST, Fault.AIR, Fault.EMPTY_SYRINGE, Fault.STALL})
-TICK_HZ = 1_000_000  # PROTOCOL.md §12.1: the device clock's fixed rate (the driver uses it too)
-
-
 def _fault(code: int) -> Fault | None:
     try:
         return Fault(code)
     except ValueError:
         return None
-
-
-def detail_text(code: int, detail: int, *, tick_hz: int = TICK_HZ) -> str:
-    """The fault's detail in public units, per fault kind ("" when it says nothing more)."""
-    fault = _fault(code)
-    if fault in (Fault.OCCLUSION, Fault.OVERPRESSURE):
-        return f"line pressure {detail / 1000:.1f} kPa"
-    if fault is Fault.LINK_LOST:
-        return f"no frame from the host for {detail} ms"
-    if fault is Fault.LATE_SHOT:
-        return f"the shot was {detail * 1000 / tick_hz:.1f} ms late"
-    if fault in SHOT_INDEX_DETAIL or fault is Fault.ESTOP:
-        return ""  # a shot index (named as a point instead) or nothing
-    return f"detail {detail}"
 
 
 def struck_point(recent: Iterable[FinishedShot]) -> int | None:
@@ -86,7 +65,7 @@ def _late_point(recent: Iterable[FinishedShot]) -> int | None:
 
 
 def fault_problem(fault: FaultRaised | None, recent: Sequence[FinishedShot],
-                  next_point: int | None, *, tick_hz: int = TICK_HZ) -> Problem:
+                  next_point: int | None) -> Problem:
     """The problem for a latched device fault, given the shots that became final since the
     device was armed (`recent`, oldest first; the struck one is among them once the shots in
     flight are settled) and the next pending point (named when no shot was struck)."""
@@ -95,8 +74,8 @@ def fault_problem(fault: FaultRaised | None, recent: Sequence[FinishedShot],
     code = _fault(fault.code)
     kind = FAULT_PROBLEMS.get(code, ProblemKind.OTHER_FAULT) if code else ProblemKind.OTHER_FAULT
     point: int | None = None
-    if code in SHOT_INDEX_DETAIL:
-        point = next((f.point for f in recent if f.index == fault.detail), None)
+    if fault.shot_index is not None:
+        point = next((f.point for f in recent if f.index == fault.shot_index), None)
     if point is None and code is Fault.LATE_SHOT:
         point = _late_point(recent)
     if point is None:
@@ -105,5 +84,4 @@ def fault_problem(fault: FaultRaised | None, recent: Sequence[FinishedShot],
     if point is None:
         point = next_point
     name = code.name if code else f"fault {fault.code}"
-    units = detail_text(fault.code, fault.detail, tick_hz=tick_hz)
-    return Problem(kind, point, f"{name}{where}" + (f": {units}" if units else ""))
+    return Problem(kind, point, f"{name}{where}" + (f": {fault.text}" if fault.text else ""))

@@ -27,7 +27,8 @@ from mesodrive.protocol.messages import TICK_HZ, ClockQuery, ClockReply, Identif
 log = logging.getLogger(__name__)
 
 CLOCK_SYNC_EVERY = 1.0  # s between background clock samples and liveness checks
-CLOCK_JUMP_US = 50_000  # a sample this far off the estimate (beyond its error) is a jump
+CLOCK_JUMP_US = 50_000  # a sample this far off (beyond round trip and drift) is a jump
+MAX_DRIFT = 500e-6  # crystal drift allowed when judging a jump (PROTOCOL.md: typically < 100 ppm)
 
 
 class ClockKeeper:
@@ -39,12 +40,19 @@ class ClockKeeper:
     _lock: threading.RLock
     _tb: Timebase
     _closing: threading.Event
-    _sampling: threading.Lock
+    _sampling: threading.RLock
+    _refaulting: bool
 
     if TYPE_CHECKING:
         def query(self, make: Callable[[int], Message], reply: type[Any], **kwargs: Any) -> Any: ...
         def status(self) -> DeviceStatus: ...
         def _chase_overdue(self) -> None: ...
+
+    def _resample(self, samples: int) -> None:
+        for _ in range(samples):
+            with self._sampling:
+                if not self._sample_once():
+                    return
 
     def sync_clock(self, samples: int = 4) -> None:
         """Take clock samples (first-attempt exchanges only: Karn's rule). A sample from another
@@ -65,15 +73,19 @@ class ClockKeeper:
         reply: ClockReply | None = waiter.value
         if reply is None or reply.boot_nonce != boot or self.clock is not clock:
             return True  # lost, or a reboot (handled by the reply's handler): no sample
-        estimate = clock.estimate
-        if estimate is not None:
-            predicted = estimate.to_ticks((t0 + waiter.received_at) / 2)
-            # The reply left the device somewhere within the round trip: half of it is slack.
-            half_rtt_us = (waiter.received_at - t0) / 2 * 1e6
-            slack = CLOCK_JUMP_US + 4 * estimate.error_us + half_rtt_us
-            if abs(reply.ticks - predicted) > slack * clock.tick_hz / 1e6:
+        last = clock.last_sample
+        if last is not None:
+            # Judged against the newest kept sample at the nominal rate, not the fitted one: an
+            # estimate fitted under load can be off in rate, and a false "jump" would cost the
+            # run its clock. A real reboot restarts the clock anywhere: far beyond this slack.
+            t_mid = (t0 + waiter.received_at) / 2
+            elapsed = t_mid - last[0]
+            expected = last[1] + elapsed * clock.tick_hz
+            half_rtt = (waiter.received_at - t0) / 2  # the reply left somewhere in the round trip
+            slack_s = CLOCK_JUMP_US / 1e6 + half_rtt + abs(elapsed) * MAX_DRIFT + 0.005
+            if abs(reply.ticks - expected) > slack_s * clock.tick_hz:
                 self._clock_fault(f"device clock jumped: {reply.ticks} where about "
-                                  f"{predicted} was due")
+                                  f"{round(expected)} was due")
                 return False
         try:
             clock.add_sample(t0, waiter.received_at, reply.ticks)
@@ -94,6 +106,15 @@ class ClockKeeper:
             if self.device.identity is not None:
                 self.clock = ClockSync(self.device.identity.tick_hz)
             self.ledger.doubt(what)
+        # A fresh estimate at once (as at handshake), so device time stays available to the
+        # scheduler; whatever was open is asked about before anything new is sent. Not from
+        # inside another fault's resampling: a clock that keeps misbehaving stays unsynced.
+        if not self._refaulting:
+            self._refaulting = True
+            try:
+                self._resample(8)
+            finally:
+                self._refaulting = False
 
     def device_now(self) -> float:
         """The estimated device clock now, in seconds (the time base of `ShotRequest.fire_at`)."""

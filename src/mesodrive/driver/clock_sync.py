@@ -67,6 +67,12 @@ class ClockSync:
         return True
 
     @property
+    def last_sample(self) -> tuple[float, float] | None:
+        """(host time, device ticks) of the newest sample kept."""
+        with self._lock:
+            return (self._samples[-1][0], self._samples[-1][1]) if self._samples else None
+
+    @property
     def estimate(self) -> ClockEstimate | None:
         with self._lock:
             if self._estimate is None and self._samples:

@@ -12,13 +12,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from mesodrive.driver import wire
 from mesodrive.driver.channel import Channel
 from mesodrive.driver.clock_sync import ClockSync
 from mesodrive.driver.device_state import ARMED_STATES, DeviceTracker
 from mesodrive.driver.event_bus import EventBus
 from mesodrive.driver.events import (
     Event,
-    FaultRaised,
     LinkLost,
     Rebooted,
     StateChanged,
@@ -113,13 +113,13 @@ class DeviceReports:
                               only=lambda s: s.state is ShotState.ACCEPTED)
 
     def _on_fault_event(self, msg: FaultEvent, _: float) -> None:
-        self.device.last_fault = FaultRaised(msg.code, msg.tick, msg.detail)
+        self.device.last_fault = wire.fault_raised(msg.code, msg.tick, msg.detail)
         self._bus.emit(self.device.last_fault)
 
     def _on_fault_notice(self, msg: FaultNotice, _: float) -> None:
         if not self._observe_boot(msg.boot_nonce, "fault_notice"):
             return
-        fault = FaultRaised(msg.code, msg.tick, msg.detail)
+        fault = wire.fault_raised(msg.code, msg.tick, msg.detail)
         if self.device.last_fault != fault:  # the sequenced fault_event did not get through
             self.device.last_fault = fault
             self._bus.emit(fault)

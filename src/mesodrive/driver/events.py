@@ -16,9 +16,14 @@ class StateChanged:
 
 @dataclass(frozen=True)
 class FaultRaised:
+    """A device fault. `text` says its detail in public units; `shot_index` is the shot it
+    struck when the fault's detail names one (made by `wire.fault_raised`)."""
+
     code: int
     tick: int
-    detail: int
+    detail: int  # the device's raw integer (PROTOCOL.md §12.3)
+    text: str = ""
+    shot_index: int | None = None
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ class Injector(ShotPath, DeviceReports, ClockKeeper):
         self._bus: EventBus[Event] = EventBus("mesodrive-events")
         self._closing = threading.Event()
         self._past_boots: set[int] = set()
-        self._sampling = threading.Lock()  # clock exchanges, one at a time (ClockKeeper)
+        self._sampling = threading.RLock()  # clock exchanges, one at a time (ClockKeeper)
+        self._refaulting = False
         self.channel = Channel(transport, timebase, link_config=link_config,
                                on_link_lost=self._on_link_lost,
                                heartbeat_due=lambda: self.device.armed_session is not None)

@@ -146,18 +146,23 @@ class ShotPath:
             return self.ledger.all()
 
     def wait_shot(self, session: int, index: int, timeout: float) -> Shot:
-        """Wait until the shot is final. If it is not by then, ask the device (never re-send)."""
+        """Wait until the shot is final, asking the device whenever its outcome is in doubt
+        (never re-sending); at the timeout, ask once more and return what is known."""
         end = self._tb.now() + timeout
-        with self._lock:
-            while True:
+        while True:
+            with self._lock:
                 shot = self.ledger.get((session, index))
-                if shot.state.final:
-                    return shot
-                left = end - self._tb.now()
-                if left <= 0 or shot.needs_resolution:
-                    break
-                self.ledger.changed.wait(self._tb.wall(min(left, 0.1)))
-        return self.resolve_shot(session, index)
+                while not shot.state.final and not shot.needs_resolution:
+                    left = end - self._tb.now()
+                    if left <= 0:
+                        break
+                    self.ledger.changed.wait(self._tb.wall(min(left, 0.1)))
+                    shot = self.ledger.get((session, index))
+            if shot.state.final:
+                return shot
+            shot = self.resolve_shot(session, index)
+            if shot.state.final or self._tb.now() >= end:
+                return shot  # final, or still queued on the device when time ran out
 
     def _check_unresolved(self) -> None:
         with self._lock:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesodrive.driver.events import FaultRaised
 from mesodrive.protocol.messages import (
+    TICK_HZ,
     DeviceState,
+    Fault,
     Identity,
     Mode,
     QueueShot,
@@ -110,3 +113,28 @@ def status(r: StatusReply) -> dict[str, Any]:
             "remaining_ul": nl_to_ul(r.remaining_nl), "pressure_kpa": r.pressure_pa / 1000,
             "contact": bool(r.contact), "session": r.session, "queued": r.queued,
             "boot_nonce": r.boot_nonce}
+
+
+# Faults whose detail is the index of the shot they struck (PROTOCOL.md §12.3).
+SHOT_INDEX_FAULTS = frozenset({Fault.CONTACT_LOST, Fault.AIR, Fault.EMPTY_SYRINGE, Fault.STALL})
+
+
+def fault_raised(code: int, tick: int, detail: int, tick_hz: int = TICK_HZ) -> FaultRaised:
+    """A device fault with its detail in public units, per fault kind: pressure Pa → kPa,
+    silence ms, lateness ticks → ms; a shot index is passed on as such (named as a point above)."""
+    try:
+        fault: Fault | None = Fault(code)
+    except ValueError:
+        fault = None
+    text, shot = f"detail {detail}", None
+    if fault in (Fault.OCCLUSION, Fault.OVERPRESSURE):
+        text = f"line pressure {detail / 1000:.1f} kPa"
+    elif fault is Fault.LINK_LOST:
+        text = f"no frame from the host for {detail} ms"
+    elif fault is Fault.LATE_SHOT:
+        text = f"the shot was {ticks_to_s(detail, tick_hz) * 1000:.1f} ms late"
+    elif fault in SHOT_INDEX_FAULTS:
+        text, shot = "", detail
+    elif fault is Fault.ESTOP:
+        text = ""
+    return FaultRaised(code, tick, detail, text, shot)
