@@ -84,6 +84,10 @@ def _quiet_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_logging()
+    try:  # piped output (a log, another program) sees each line when it is printed
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        pass
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -301,27 +301,53 @@ def _execute(treatment: Treatment, console: Console) -> int:
 
     DISPLAY.on_estop = estop
     DISPLAY.start_reading()
+    # Ctrl-C sets a flag the loop below turns into a pause at the next shot boundary; a second
+    # one while the first is being handled (waiting for the pause, at the prompt) interrupts.
+    ctrl_c = _CtrlC()
+    previous_int = signal.signal(signal.SIGINT, ctrl_c)
     # Ctrl-\ (SIGQUIT) is the emergency stop, immediate; with or without a terminal (`kill
     # -QUIT`), so that the promise below always holds.
-    previous = signal.signal(signal.SIGQUIT, estop)
-    if _interactive():
-        console.print("Ctrl-C pauses · Ctrl-\\ or e + Enter: EMERGENCY STOP")
-    else:
-        console.print("SIGINT (Ctrl-C) aborts at the next shot boundary · SIGQUIT (Ctrl-\\): "
-                      "EMERGENCY STOP")
+    previous_quit = signal.signal(signal.SIGQUIT, estop)
     try:
+        if _interactive():
+            console.print("Ctrl-C pauses · Ctrl-\\ or e + Enter: EMERGENCY STOP")
+        else:
+            console.print("SIGINT aborts at the next shot boundary · SIGQUIT: EMERGENCY STOP")
         with bar:
             treatment.start()
-            while not treatment.done.is_set():
-                try:
-                    treatment.done.wait(0.1)
-                except KeyboardInterrupt:
+            while not treatment.done.wait(0.1):
+                if ctrl_c.take():
                     _on_interrupt(treatment, bar.console)
+                    ctrl_c.handled()
     except KeyboardInterrupt:  # a second Ctrl-C while the first is handled: leave it open
         return _leave_open(treatment, console)
     finally:
-        signal.signal(signal.SIGQUIT, previous)
+        signal.signal(signal.SIGQUIT, previous_quit)
+        signal.signal(signal.SIGINT, previous_int)
     return _summary(treatment, console)
+
+
+class _CtrlC:
+    """SIGINT during a run: the first asks for a pause (`take`); another one before that pause
+    has been `handled` raises KeyboardInterrupt where the main thread waits."""
+
+    def __init__(self) -> None:
+        self._pending = False
+        self._handling = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self._handling:
+            raise KeyboardInterrupt
+        self._pending = True
+
+    def take(self) -> bool:
+        if self._pending:
+            self._pending, self._handling = False, True
+            return True
+        return False
+
+    def handled(self) -> None:
+        self._handling = False
 
 
 def _summary(treatment: Treatment, console: Console) -> int:

@@ -139,21 +139,26 @@ def answer(ask: Callable[[str], str | None], prompt: str) -> str:
 def choose(ask: Callable[[str], str | None], prompt: str, options: Mapping[str, T],
            *, empty: T | None = None) -> T:
     """Ask until the answer is one of `options` (case-insensitive; `empty` for a bare Enter,
-    if given). EndOfInput at the end of input."""
-    words = "/".join(options)
+    if given). EndOfInput at the end of input.
+
+    A re-ask says what is expected in the prompt itself, printed once the terminal listens:
+    an answer typed after it is never lost between two prompts."""
+    hint = f"(please answer {'/'.join(options)}) "
+    ask_now = prompt
     while True:
-        text = answer(ask, prompt).lower()
+        text = answer(ask, ask_now).lower()
         if not text and empty is not None:
             return empty
         if text in options:
             return options[text]
-        say(f"please answer {words}" + (" (Enter: the default)" if empty is not None else ""))
+        ask_now = hint + prompt
 
 
 def ask_volume(ask: Callable[[str], str | None], prompt: str, max_ul: float) -> float | None:
     """A syringe volume in µL, 0 < v ≤ max_ul; None (a bare Enter) means a full syringe."""
+    ask_now = prompt
     while True:
-        text = answer(ask, prompt)
+        text = answer(ask, ask_now)
         if not text:
             return None
         try:
@@ -162,14 +167,14 @@ def ask_volume(ask: Callable[[str], str | None], prompt: str, max_ul: float) -> 
             value = math.nan
         if math.isfinite(value) and 0 < value <= max_ul:
             return value
-        say(f"please give a volume in µL, more than 0 and at most {max_ul:g} "
-            f"(Enter: a full syringe)")
+        ask_now = f"(please give a volume in µL, more than 0 and at most {max_ul:g}) {prompt}"
 
 
 def ask_text(ask: Callable[[str], str | None], prompt: str) -> str:
     """A non-empty line (a reason). EndOfInput at the end of input."""
+    ask_now = prompt
     while True:
-        text = answer(ask, prompt)
+        text = answer(ask, ask_now)
         if text:
             return text
-        say("please give a reason (it is recorded)")
+        ask_now = f"(please give a reason: it is recorded) {prompt}"
