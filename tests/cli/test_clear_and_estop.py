@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ import pytest
 from mesodrive.driver.injector import Injector
 from mesodrive.records import RecordStore
 from tests.controller.conftest import write_plan
+from tests.controller.test_run_interactive import Terminal
+from tests.controller.test_run_prompts import wait_for_a_shot
 from tests.sim.test_sim_cli import sim_process
 
 pytestmark = pytest.mark.slow
@@ -74,16 +75,6 @@ def test_estopped_device_is_refused_then_cleared_on_the_record(tmp_path: Path) -
     assert "--yes flag" in screening[0].reason
 
 
-def _shots(db: Path) -> bool:
-    if not db.exists():
-        return False
-    try:
-        with RecordStore(db, readonly=True) as store:
-            return bool(store.sessions()) and bool(store.latest_shots(1))
-    except Exception:  # noqa: BLE001 - still being created
-        return False
-
-
 def test_sigquit_without_a_terminal_is_the_emergency_stop(tmp_path: Path) -> None:
     plan = write_plan(tmp_path)
     db = tmp_path / "records.db"
@@ -91,10 +82,7 @@ def test_sigquit_without_a_terminal_is_the_emergency_stop(tmp_path: Path) -> Non
                             "--yes", "--operator", "dr-q"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while not _shots(db):  # the run is past homing and arming: shots are on record
-            assert run.poll() is None and time.monotonic() < deadline, "no shot was recorded"
-            time.sleep(0.05)
+        wait_for_a_shot(db)
         run.send_signal(signal.SIGQUIT)
         out, err = run.communicate(timeout=30)
     finally:
@@ -111,3 +99,27 @@ def test_sigquit_without_a_terminal_is_the_emergency_stop(tmp_path: Path) -> Non
         store.close()
     assert d.status == "e-stopped"
     assert [a.operator for a in d.actions if a.action == "estop"] == ["dr-q"]
+
+
+def test_clear_in_a_terminal_asks_a_reason_until_one_is_given(tmp_path: Path) -> None:
+    db = tmp_path / "records.db"
+    with sim_process("--pty", "--seed", "42") as (proc, pty):
+        _estop(pty)
+        term = Terminal(sys.executable, "-m", "mesodrive", "clear", "--device", pty, "--db", str(db))
+        try:
+            term.expect("emergency-stopped (latched)")
+            term.expect("reason for clearing (recorded):")
+            term.type("\n")
+            term.expect("(please give a reason: it is recorded)")
+            term.type("stop button pressed by mistake\n")
+            term.expect("cleared")
+        finally:
+            code = term.close()
+        proc.terminate()
+        proc.wait(10)
+    assert code == 0
+    with RecordStore(db, readonly=True) as store:
+        actions = store.session(1).actions
+    assert [a.action for a in actions] == ["clear-estop"]
+    assert "stop button pressed by mistake" in actions[0].reason
+    assert actions[0].operator  # the login name when --operator is not given

@@ -5,6 +5,7 @@ the operator's name."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mesodrive.records import RecordStore
+from mesodrive.records import RecordsError, RecordStore
 from tests.controller.conftest import write_plan
 from tests.controller.test_run_interactive import ANSI, Terminal, started
 
@@ -38,6 +39,17 @@ def expect_nth(term: Terminal, text: str, n: int, timeout: float = 30.0) -> None
     assert term.seen.count(text) >= n, term.seen[-2000:]
 
 
+def wait_for_a_shot(db: Path, timeout: float = 60.0) -> None:
+    """Until session 1 has a shot on record: the run is past homing and arming."""
+    end = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(RecordsError), RecordStore(db, readonly=True) as store:
+            if store.sessions() and store.latest_shots(1):  # not created yet: RecordsError
+                return
+        assert time.monotonic() < end, "no shot was ever recorded"
+        time.sleep(0.05)
+
+
 def _detail(db: Path, session: int = 1):  # type: ignore[no-untyped-def]
     store = RecordStore(db, readonly=True)
     try:
@@ -52,7 +64,7 @@ def test_paused_prompt_asks_again_on_enter_or_another_key(tmp_path: Path) -> Non
     term = started(plan, db, "--operator", "dr-b")
     try:
         term.expect("session 1")
-        term.expect("EMERGENCY STOP")
+        wait_for_a_shot(db)
         term.proc.send_signal(signal.SIGINT)
         term.expect("paused. [r]esume or [a]bort?")
         term.type("\n")  # the old prompt aborted the treatment for good on this
@@ -134,7 +146,7 @@ def test_a_second_ctrl_c_leaves_the_session_open_and_says_how_to_resume(tmp_path
     db = tmp_path / "records.db"
     term = started(plan, db, "--operator", "dr-c")
     try:
-        term.expect("EMERGENCY STOP")
+        wait_for_a_shot(db)
         term.proc.send_signal(signal.SIGINT)
         term.expect("paused. [r]esume or [a]bort?")
         term.proc.send_signal(signal.SIGINT)

@@ -26,18 +26,14 @@ also on those the engine records (pause, resume, abort, e-stop, recovery answers
 from __future__ import annotations
 
 import enum
-import logging
-import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
 
 from mesodrive.controller.device_limits import device_limits
-from mesodrive.controller.engine import RunConfig, RunEngine, RunEvent, RunResult
+from mesodrive.controller.engine import RunConfig, RunEngine
 from mesodrive.controller.recovery import RecoveryPolicy, abort_policy
 from mesodrive.controller.resume import ResumePoint, settle_open_shots
-from mesodrive.controller.states import RunState
 from mesodrive.controller.treatment_device import (
     ClearResult,
     DeviceStop,
@@ -45,6 +41,7 @@ from mesodrive.controller.treatment_device import (
     latched_stop,
 )
 from mesodrive.controller.treatment_records import SCREENING, OperatorRecords, Screening
+from mesodrive.controller.treatment_run import Treatment
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.vocabulary import DeviceState
@@ -78,8 +75,6 @@ __all__ = [
     "connect_device",
     "latched_stop",
 ]
-
-log = logging.getLogger(__name__)
 
 # The widest device any plan could meet: validated against it, only the plan's and its product
 # library's own rules can fail (the device's limits are checked once it is connected).
@@ -240,7 +235,7 @@ class TreatmentService:
             store.record_action(session, "override", f"{o.field} = {o.value} ({where}) beyond "
                                 f"{o.limit}: {o.reason}")
         engine = RunEngine(inj, vplan, store, session, policy=policy, config=config)
-        return Treatment(engine, self)
+        return Treatment(engine, self.close)
 
     def clear_device(self, inj: Injector, reason: str) -> ClearResult | None:
         """Clear a latched e-stop or fault, on the record (None: nothing is latched)."""
@@ -303,86 +298,4 @@ class TreatmentService:
                            first_index=state.first_index, delivered=state.delivered,
                            uncertain=state.uncertain, partial=state.partial,
                            skipped=state.skipped)
-        return Treatment(engine, self), state
-
-
-class Treatment:
-    """One running (or runnable) treatment: the engine, its session and its controls. Every
-    control is safe from any thread; observers get the engine's events on its event thread."""
-
-    def __init__(self, engine: RunEngine, service: TreatmentService) -> None:
-        self.engine = engine
-        self.service = service
-        self.done = threading.Event()
-        self._worker: threading.Thread | None = None
-
-    @property
-    def session(self) -> int:
-        return self.engine.session
-
-    @property
-    def plan(self) -> ValidatedPlan:
-        return self.engine.plan
-
-    @property
-    def state(self) -> RunState:
-        return self.engine.state
-
-    @property
-    def result(self) -> RunResult:
-        return self.engine.result
-
-    def subscribe(self, callback: Callable[[RunEvent], None]) -> Callable[[], None]:
-        return self.engine.subscribe(callback)
-
-    def run(self) -> RunResult:
-        """Run to the end in this thread."""
-        try:
-            return self.engine.run()
-        finally:
-            self.done.set()
-
-    def start(self) -> None:
-        """Run in a worker thread; `done` is set when the run has ended (and its session too)."""
-        def work() -> None:
-            try:
-                self.engine.run()
-            except Exception:  # the engine recorded the failure and ended the session FAILED
-                log.exception("the run stopped on an internal error")
-            finally:
-                self.done.set()
-
-        self._worker = threading.Thread(target=work, name="mesodrive-run", daemon=True)
-        self._worker.start()
-
-    def pause(self) -> None:
-        self.engine.pause()
-
-    def resume(self) -> None:
-        self.engine.resume()
-
-    def abort(self, reason: str) -> None:
-        self.engine.abort(reason)
-
-    def estop(self) -> float:
-        """Emergency stop from any thread (also a signal handler); the latency in seconds."""
-        return self.engine.estop()
-
-    def soft_trigger(self) -> None:
-        """Triggered mode: fire the next preloaded point (as the pedal does)."""
-        self.engine.inj.soft_trigger()
-
-    def leave_open(self, why: str) -> None:
-        """The host stops while the run is live (a second Ctrl-C, a closed console): record
-        that the session stays open, then close the records so that nothing can end it. The
-        device stops on its own (dead-man); `prepare_resume` + `resume` continue it."""
-        try:
-            self.service.store.record_action(self.session, "host-exit",
-                                             f"{why}; session left open for resume")
-        finally:
-            self.service.close()
-
-    @property
-    def ended(self) -> bool:
-        return self.state.terminal and self.done.is_set()
-
+        return Treatment(engine, self.close), state
