@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import shlex
 import signal
 import sys
 import threading
@@ -120,13 +121,19 @@ def report(exc: TreatmentError, args: argparse.Namespace) -> int:
              f"file from a backup")
         return ExitCode.FAILED
     if k is Failure.DEVICE_STOPPED:
-        device = f" --device {args.device}" if args.device else ""
         _err(f"error: {exc}: nothing was started and nothing recorded.\nCheck the patient and "
-             f"the device, then clear it (the reason is recorded):\n  mesodrive clear{device} "
-             f"--reason TEXT")
+             f"the device, then clear it (the reason is recorded):\n  mesodrive clear"
+             f"{same_place(args)} --reason TEXT")
         return ExitCode.DEVICE
     _err(f"error: {exc}")
     return ExitCode.DEVICE
+
+
+def same_place(args: argparse.Namespace) -> str:
+    """The options that name this device and these records, for a command to copy."""
+    device = f" --device {shlex.quote(args.device)}" if getattr(args, "device", None) else ""
+    db = f" --db {shlex.quote(str(args.db))}" if getattr(args, "db", None) else ""
+    return device + db
 
 
 # ----- run ---------------------------------------------------------------------------------------
@@ -162,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"session [bold]{treatment.session}[/] · {len(vplan.points)} points · "
                           f"{vplan.estimate.total_volume_ul:.0f} µL · "
                           f"~{vplan.estimate.duration_s:.0f} s")
-            return _execute(treatment, console)
+            return _execute(treatment, console, same_place(args))
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -188,13 +195,16 @@ def resume(args: argparse.Namespace) -> int:
                                                                               target.plan))
             except TreatmentError as exc:
                 return report(exc, args)
+            except DriverError as exc:  # while settling the open shots: nothing was sent
+                _err(f"error: the device: {exc}\nnothing was sent; the session stays open")
+                return ExitCode.DEVICE
             for row in state.settled:
                 console.print(Text(f"shot {row.index} (point {row.point}): {row.state} — "
                                    f"{row.reason}"))
             console.print(f"resuming session {args.session}: {len(state.delivered)} of "
                           f"{len(target.plan.points)} points already delivered "
                           f"({len(state.uncertain)} uncertain), {len(state.skipped)} skipped")
-            return _execute(treatment, console)
+            return _execute(treatment, console, same_place(args))
 
 
 # ----- shared ------------------------------------------------------------------------------------
@@ -268,7 +278,7 @@ def _policy(args: argparse.Namespace, console: Console, plan: ValidatedPlan) -> 
     return ask
 
 
-def _execute(treatment: Treatment, console: Console) -> int:
+def _execute(treatment: Treatment, console: Console, place: str) -> int:
     """Run in a worker thread; the main thread shows progress and turns Ctrl-C into a pause."""
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                    TextColumn("{task.fields[volume]}"), TimeRemainingColumn(),
@@ -320,11 +330,11 @@ def _execute(treatment: Treatment, console: Console) -> int:
                     _on_interrupt(treatment, bar.console)
                     ctrl_c.handled()
     except KeyboardInterrupt:  # a second Ctrl-C while the first is handled: leave it open
-        return _leave_open(treatment, console)
+        return _leave_open(treatment, console, place)
     finally:
         signal.signal(signal.SIGQUIT, previous_quit)
         signal.signal(signal.SIGINT, previous_int)
-    return _summary(treatment, console)
+    return _summary(treatment, console, place)
 
 
 class _CtrlC:
@@ -350,7 +360,7 @@ class _CtrlC:
         self._handling = False
 
 
-def _summary(treatment: Treatment, console: Console) -> int:
+def _summary(treatment: Treatment, console: Console, place: str) -> int:
     result = treatment.result
     s = result.stats
     console.print(f"\n[bold]{result.state.value.upper()}[/]: {len(result.delivered)} of "
@@ -369,13 +379,13 @@ def _summary(treatment: Treatment, console: Console) -> int:
     if result.state is RunState.COMPLETED:
         return ExitCode.OK
     if result.state is RunState.ESTOPPED:
-        console.print("the device stays stopped (latched) until cleared: `mesodrive clear "
-                      "--reason TEXT`")
+        console.print(Text(f"the device stays stopped (latched) until cleared: mesodrive "
+                           f"clear{place} --reason TEXT"))
         return ExitCode.ESTOPPED
     return ExitCode.FAILED
 
 
-def _leave_open(treatment: Treatment, console: Console) -> int:
+def _leave_open(treatment: Treatment, console: Console, place: str) -> int:
     """Exit now, the session open and resumable, and say so (records and screen)."""
     import logging
 
@@ -385,10 +395,10 @@ def _leave_open(treatment: Treatment, console: Console) -> int:
     except Exception as exc:  # noqa: BLE001 - the records could not take it: still say what to do
         _err(f"warning: could not record the exit: {exc}")
     n = treatment.session
-    console.print(f"\n[bold]interrupted[/]: session {n} is left OPEN. The device stops by itself "
-                  f"when the host goes silent (needle retracted, latched LINK_LOST).\n"
-                  f"To continue it, never re-injecting: mesodrive resume {n} (with the same "
-                  f"--device and --db)")
+    console.print(Text.assemble(
+        "\n", ("interrupted", "bold"), f": session {n} is left OPEN. The device stops by itself "
+        f"when the host goes silent (needle retracted, latched LINK_LOST).\nTo continue it, "
+        f"never re-injecting: mesodrive resume {n}{place}"))
     return ExitCode.INTERRUPTED
 
 
