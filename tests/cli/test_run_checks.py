@@ -3,7 +3,7 @@ anything connects, and nothing stored is ever shown as markup or as a traceback.
 
 from __future__ import annotations
 
-import sqlite3
+import gc
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from mesodrive.cli import main
 from mesodrive.records import RecordStore
 from tests.controller.conftest import write_plan
 from tests.records.helpers import filled_db, start
+from tests.records.test_damaged import DAMAGE
 
 
 def _no_device(*_: object) -> None:
@@ -48,18 +49,20 @@ def test_only_a_device_capability_error_is_not_allowed_on_this_device(
     assert not (tmp_path / "r.db").exists()
 
 
-def test_resume_of_a_damaged_records_file_says_so(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_resume_of_a_damaged_records_file_says_so_and_leaves_it_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        damage: str) -> None:
     db = tmp_path / "r.db"
-    filled_db(db, 4)
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("DROP TRIGGER journal_no_update")
-    conn.execute("UPDATE journal SET body = 'not json {' WHERE id = 3")
-    conn.close()
+    filled_db(db, 60)
+    DAMAGE[damage](db)
+    gc.collect()  # the damaging connection closes (and checkpoints) now, not during the check
+    before = db.read_bytes()
     monkeypatch.setattr("mesodrive.cli.run_cmd._connect", _no_device)
     assert main(["resume", "1", "--db", str(db), "--yes"]) == 1
     err = capsys.readouterr().err
-    assert "damaged" in err and "records verify" in err
+    assert "the records file is damaged" in err and "records verify" in err
+    assert db.read_bytes() == before
 
 
 def test_resume_shows_stored_text_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -26,6 +26,7 @@ also on those the engine records (pause, resume, abort, e-stop, recovery answers
 from __future__ import annotations
 
 import enum
+import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
@@ -57,7 +58,14 @@ from mesodrive.plan import (
     restore_snapshot,
     validate_plan,
 )
-from mesodrive.records import RecordsError, SessionDetail, UnknownSessionError, db_path_problem
+from mesodrive.records import (
+    DamagedRecordsError,
+    RecordsError,
+    RecordStore,
+    SessionDetail,
+    UnknownSessionError,
+    db_path_problem,
+)
 
 __all__ = [
     "ANY_DEVICE",
@@ -136,6 +144,12 @@ class Resumable:
     plan: ValidatedPlan
 
 
+def _damaged(db: Path | str | None, exc: Exception) -> str:
+    if isinstance(exc, RecordsError):
+        return str(exc)
+    return f"{db or RecordStore.default_path()}: the records file is damaged: {exc}"
+
+
 def connect_device(url: str) -> Injector:
     """Connect (handshake, schema check, clock sync); TreatmentError(DEVICE) if it fails."""
     try:
@@ -169,6 +183,8 @@ class TreatmentService:
         if self._store is None:
             try:
                 self._store = OperatorRecords(self.db, operator=self.operator)
+            except (DamagedRecordsError, sqlite3.DatabaseError) as exc:
+                raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
             except RecordsError as exc:
                 raise TreatmentError(Failure.RECORDS_PATH, str(exc)) from exc
         return self._store
@@ -247,13 +263,14 @@ class TreatmentService:
     def prepare_resume(self, session: int) -> Resumable:
         """Read the session and restore its recorded plan (no device yet)."""
         self.check_records(create=False)
-        try:
-            detail = self.store.session(session)
+        try:  # read-only first: a damaged file is reported as such, never written to
+            with RecordStore(self.db, readonly=True) as reader:
+                detail = reader.session(session)
         except UnknownSessionError as exc:
             raise TreatmentError(Failure.NO_SESSION, f"no session {session} in "
-                                 f"{self.store.path}") from exc
-        except RecordsError as exc:
-            raise TreatmentError(Failure.RECORDS_DAMAGED, str(exc)) from exc
+                                 f"{reader.path}") from exc
+        except (RecordsError, sqlite3.DatabaseError) as exc:
+            raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
         if detail.status != "open":
             raise SessionEnded(session, detail.status)
         if detail.mode == "device":
