@@ -60,15 +60,23 @@ class _OneLine(logging.Formatter):
         return text
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is when a record comes (not when the handler was made)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - a closed stderr must not stop a run
+            self.handleError(record)
+
+
 def _quiet_logging() -> None:
     """Log records of mesodrive (and its simulator) as single lines on stderr, once."""
     for name in ("mesodrive", "mesosim"):
         logger = logging.getLogger(name)
-        if not any(getattr(h, "_mesodrive_cli", False) for h in logger.handlers):
-            handler = logging.StreamHandler()
-            handler.setLevel(logging.WARNING)
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+            handler = _StderrHandler(logging.WARNING)
             handler.setFormatter(_OneLine())
-            handler._mesodrive_cli = True  # type: ignore[attr-defined]
             logger.addHandler(handler)
 
     def thread_died(info: threading.ExceptHookArgs) -> None:
