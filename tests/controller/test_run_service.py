@@ -53,13 +53,13 @@ def test_start_records_screening_overrides_and_operator_then_runs(tmp_path: Path
 def test_engine_actions_carry_the_operator(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     device = "sim://?seed=4&realtime=1&faults=contact_lost@4"
-    policy = ScriptedPolicy([Answer(Decision.SKIP, "scar")])
+    policy = ScriptedPolicy(default=Answer(Decision.SKIP, "scar"))  # however often it asks
     with TreatmentService(db, operator="dr-t") as service:
         plan = service.load_plan(write_plan(tmp_path))
         with connect_device(device) as inj:
             treatment = service.start(service.validate_for_device(plan, inj), inj,
                                       Screening("flag", "--yes", "dr-t"), policy=policy)
-            assert treatment.run().state is RunState.COMPLETED
+            assert treatment.run().state is RunState.COMPLETED, policy.asked
     with RecordStore(db, readonly=True) as store:
         actions = store.session(1).actions
     assert {a.action for a in actions} >= {"recovery:skip", "skip"}
