@@ -1,23 +1,38 @@
 """The `mesodrive` command line. Each subcommand lives in its own module and registers itself
 through `register(subparsers)`; `main` only assembles them and maps errors to exit codes.
 
-Exit codes: 0 success · 1 the job ran but did not succeed (e.g. invalid plan, failed
-verification) · 2 bad usage or input · 3 device or link error · 130 interrupted.
+Exit codes: `mesodrive.cli.exit_codes.ExitCode`, one set for every command (README).
+A user never sees a Python traceback: an unexpected error is one line (MESODRIVE_DEBUG=1 shows
+the traceback), and log records are one line each.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from mesodrive import __version__
-from mesodrive.cli import demo_cmd, devices_cmd, plan_cmd, records_cmd, run_cmd, sim_cmd
+from mesodrive.cli import (
+    clear_cmd,
+    demo_cmd,
+    devices_cmd,
+    plan_cmd,
+    records_cmd,
+    run_cmd,
+    sim_cmd,
+)
+from mesodrive.cli.exit_codes import ExitCode
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# Kept for callers of the old names.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = (
+    ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DEVICE, ExitCode.INTERRUPTED)
 
 # Subcommand modules, each with `register(subparsers) -> None`; the parser's `func` runs it.
-COMMANDS = [run_cmd, plan_cmd, records_cmd, demo_cmd, devices_cmd, sim_cmd]
+COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, demo_cmd, devices_cmd, sim_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,10 +44,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug() -> bool:
+    return bool(os.environ.get("MESODRIVE_DEBUG"))
+
+
+class _OneLine(logging.Formatter):
+    """`warning: message (the exception)` — the traceback only with MESODRIVE_DEBUG."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if _debug():
+            return super().format(record)
+        text = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({record.exc_info[1]!r})"
+        return text
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is when a record comes (not when the handler was made)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - a closed stderr must not stop a run
+            self.handleError(record)
+
+
+def _quiet_logging() -> None:
+    """Log records of mesodrive (and its simulator) as single lines on stderr, once."""
+    for name in ("mesodrive", "mesosim"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+            handler = _StderrHandler(logging.WARNING)
+            handler.setFormatter(_OneLine())
+            logger.addHandler(handler)
+
+    def thread_died(info: threading.ExceptHookArgs) -> None:
+        if _debug():
+            threading.__excepthook__(info)
+            return
+        name = info.thread.name if info.thread is not None else "a thread"
+        print(f"error: {name} stopped: {info.exc_value!r}", file=sys.stderr)
+
+    threading.excepthook = thread_died
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_logging()
+    try:  # piped output (a log, another program) sees each line when it is printed
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        pass
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        if _debug():
+            raise
+        print(f"internal error: {exc!r}\nthis is a bug in mesodrive; MESODRIVE_DEBUG=1 shows "
+              f"where", file=sys.stderr)
+        return ExitCode.FAILED

@@ -10,12 +10,14 @@ import argparse
 import sys
 from typing import Any
 
+from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.shots import ShotRequest
 
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
-EXIT_OK, EXIT_FAILED, EXIT_DEVICE = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE = (ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE,
+                                             ExitCode.DEVICE)
 
 
 def register(sub: Any) -> None:
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print("SIMULATOR: no --device given, using the built-in simulated injector")
     if not 1.0 <= args.depth <= 4.0:
         print(f"error: --depth {args.depth} mm is outside the 1–4 mm range", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         with Injector.connect(url) as inj:
             caps = inj.capabilities

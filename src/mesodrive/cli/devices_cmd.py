@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Any
 
+from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.driver.discovery import DeviceInfo, list_devices
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(dataclasses.asdict(dev)))
     else:
         _print_table(devices)
-    return 0
+    return ExitCode.OK
 
 
 def _sim_backend() -> Any:

@@ -17,11 +17,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.plan import PlanError, PlanFileError, ValidatedPlan, validate_plan_file
 from mesodrive.plan.files import shown_path
 from mesodrive.plan.issues import clipped_repr, fmt
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 
 
 def register(sub: Any) -> None:

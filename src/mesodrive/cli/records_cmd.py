@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.records import (
     DamagedRecordsError,
     Head,
@@ -53,7 +54,7 @@ from mesodrive.records import (
     point_outcomes,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 MAX_SESSION = 2**63 - 1  # SQLite's integer range
 
 

@@ -1,33 +1,36 @@
-"""`mesodrive run PLAN` and `mesodrive resume SESSION`: execute a treatment plan.
+"""`mesodrive run PLAN` and `mesodrive resume SESSION`: a terminal front end on the treatment
+service (`mesodrive.controller.treatment`), which does everything that is not input/output.
 
 With no `--device`, the built-in simulator runs in real time and the output says SIMULATOR.
-Ctrl-C pauses at the next shot boundary and asks: resume or abort (without a terminal: abort).
-Ctrl-\\ (or typing e + Enter) is the EMERGENCY STOP: the needle retracts at once, latched.
+Ctrl-C pauses at the next shot boundary and asks: resume or abort (without a terminal: abort);
+a second Ctrl-C leaves the session open and says how to resume it (exit 130).
+Ctrl-\\ (SIGQUIT, also without a terminal) or typing e + Enter is the EMERGENCY STOP: the needle
+retracts at once, latched until `mesodrive clear`.
 
-Exit codes: 0 completed · 1 plan invalid, or the run ended without completing (aborted,
-failed) · 2 bad usage or unreadable input · 3 device or link error before the run started ·
-4 emergency-stopped.
+Exit codes: `mesodrive.cli.exit_codes.ExitCode` (README: "Exit codes").
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import queue
+import getpass
+import shlex
 import signal
 import sys
 import threading
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
-from mesodrive.controller.device_limits import device_limits
-from mesodrive.controller.engine import AlarmRaised, PointFinished, RunEngine, RunEvent
+from mesodrive.cli import terminal
+from mesodrive.cli.exit_codes import ExitCode
+from mesodrive.cli.terminal import EndOfInput, Terminal, choose
+from mesodrive.controller.engine import AlarmRaised, PointFinished, RunEvent
 from mesodrive.controller.engine import Progress as RunProgress
 from mesodrive.controller.recovery import (
     Answer,
@@ -37,38 +40,31 @@ from mesodrive.controller.recovery import (
     RecoveryPolicy,
     abort_policy,
 )
-from mesodrive.controller.resume import settle_open_shots
 from mesodrive.controller.states import RunState
-from mesodrive.driver.errors import CommandRefused, DriverError
+from mesodrive.controller.treatment import (
+    SCREENING,
+    Failure,
+    Screening,
+    SessionEnded,
+    Treatment,
+    TreatmentError,
+    TreatmentService,
+    connect_device,
+)
+from mesodrive.driver.errors import DriverError
 from mesodrive.driver.injector import Injector
-from mesodrive.driver.vocabulary import DeviceState
-from mesodrive.plan import (
-    PlanError,
-    PlanFileError,
-    load_library,
-    load_plan,
-    restore_snapshot,
-    validate_plan,
-)
-from mesodrive.records import RecordStore, db_path_problem
+from mesodrive.plan import ValidatedPlan
+from mesodrive.records import RecordStore
 
-log = logging.getLogger(__name__)
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_DEVICE, EXIT_ESTOPPED = 0, 1, 2, 3, 4
-SCREENING = (
-    "pregnancy or breast-feeding",
-    "bleeding disorders or anticoagulants",
-    "active skin infection at the site",
-    "autoimmune disease",
-    "known allergy to an ingredient of the product",
-)
+_Terminal = Terminal  # the name the terminal tests know
+DISPLAY = Terminal()
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("run", help="run a treatment plan on the injector")
     p.add_argument("plan", type=Path, help="plan file (TOML)")
     _common(p)
-    p.add_argument("--operator", help="operator name or id, kept in the records")
     p.set_defaults(func=run)
     r: argparse.ArgumentParser = sub.add_parser("resume", help="resume a session after a host crash")
     r.add_argument("session", type=int, help="session id (see `mesodrive records list`)")
@@ -81,107 +77,134 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, help=f"records database (default: {RecordStore.default_path()})")
     p.add_argument("--yes", action="store_true",
                    help="screening confirmed and recovery questions answered 'abort' (no terminal)")
+    p.add_argument("--operator", help="operator name or id, on every operator action recorded "
+                                      "(default: login:USER)")
+
+
+def operator_name(args: argparse.Namespace) -> str | None:
+    """--operator, else the login name (marked as such): someone is always on the record."""
+    if args.operator:
+        return str(args.operator)
+    try:
+        return f"login:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return None
+
+
+def _interactive() -> bool:
+    return terminal.interactive()
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def report(exc: TreatmentError, args: argparse.Namespace) -> int:
+    """The words and the exit code for a treatment that could not start or resume."""
+    k = exc.kind
+    if k in (Failure.PLAN_INVALID, Failure.NOT_ALLOWED_ON_DEVICE, Failure.NOT_RESUMABLE):
+        sent = " (nothing was sent)" if k is Failure.NOT_ALLOWED_ON_DEVICE else ""
+        _err(f"{'error: ' if k is Failure.NOT_RESUMABLE else ''}{exc}{sent}"
+             + (f":\n{exc.issues}" if exc.issues is not None else ""))
+        return ExitCode.FAILED
+    if k is Failure.PLAN_FILE:
+        _err(f"error: {exc}" + (f":\n{exc.issues}" if exc.issues is not None else ""))
+        return ExitCode.USAGE
+    if k is Failure.RECORDS_PATH:
+        _err(f"error: records: {exc}")
+        return ExitCode.USAGE
+    if k is Failure.NO_SESSION:
+        _err(f"error: {exc}")
+        return ExitCode.USAGE
+    if k is Failure.RECORDS_DAMAGED:
+        _err(f"error: {exc}\n`mesodrive records verify` checks the whole file; restore a damaged "
+             f"file from a backup")
+        return ExitCode.FAILED
+    if k is Failure.DEVICE_STOPPED:
+        _err(f"error: {exc}: nothing was started and nothing recorded.\nCheck the patient and "
+             f"the device, then clear it (the reason is recorded):\n  mesodrive clear"
+             f"{same_place(args)} --reason TEXT")
+        return ExitCode.DEVICE
+    _err(f"error: {exc}")
+    return ExitCode.DEVICE
+
+
+def same_place(args: argparse.Namespace) -> str:
+    """The options that name this device and these records, for a command to copy."""
+    device = f" --device {shlex.quote(args.device)}" if getattr(args, "device", None) else ""
+    db = f" --db {shlex.quote(str(args.db))}" if getattr(args, "db", None) else ""
+    return device + db
 
 
 # ----- run ---------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=False)
-    try:
-        plan = load_plan(args.plan)
-        library = load_library((args.plan.parent / plan.library).resolve())
-    except PlanFileError as exc:  # the file itself (or its library) cannot be read
-        print(f"error: cannot read plan {args.plan}:\n{exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except PlanError as exc:
-        print(f"plan {args.plan} is invalid:\n{exc}", file=sys.stderr)
-        return EXIT_INCOMPLETE
-    except OSError as exc:
-        print(f"error: cannot read {args.plan}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if (problem := db_path_problem(args.db, create=True)) is not None:  # before the device
-        print(f"error: records: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    inj = _connect(args, console)
-    if inj is None:
-        return EXIT_DEVICE
-    with inj:
+    console = Console(highlight=False)
+    operator = operator_name(args)
+    with TreatmentService(args.db, operator=operator) as service:
         try:
-            vplan = validate_plan(plan, library, device_limits(inj.capabilities), base_dir=args.plan.parent)
-        except PlanError as exc:
-            print(f"plan {args.plan} is not allowed on this device (nothing was sent):\n{exc}", file=sys.stderr)
-            return EXIT_INCOMPLETE
-        if not _screening(args, console):
-            return EXIT_USAGE
-        store = RecordStore(args.db)
-        try:
-            session = store.start_session(
-                plan_snapshot={"plan": vplan.snapshot(), "points": [asdict(p) for p in vplan.points],
-                               "source": str(args.plan)},
-                plan_hash=vplan.plan_hash, product=vplan.product.model_dump(mode="json"),
-                device=_device_record(inj), calibration={"profile": inj.profile.name, **asdict(inj.profile)},
-                mode=vplan.mode, operator=args.operator,
-            )
-            for o in vplan.overrides:  # soft-limit breaches the plan justified: on the record
-                where = f"point {o.point}" if o.point is not None else "plan"
-                store.record_action(session, "override", f"{o.field} = {o.value} ({where}) beyond "
-                                    f"{o.limit}: {o.reason}", operator=args.operator)
-            console.print(f"session [bold]{session}[/] · {len(vplan.points)} points · "
-                          f"{vplan.estimate.total_volume_ul:.0f} µL · ~{vplan.estimate.duration_s:.0f} s")
-            engine = RunEngine(inj, vplan, store, session, policy=_policy(args, console))
-            return _execute(engine, console)
-        finally:
-            store.close()
+            plan = service.load_plan(args.plan)  # before the device: nothing is sent
+            service.check_records(create=True)
+        except TreatmentError as exc:
+            return report(exc, args)
+        inj = _connect(args, console)
+        if inj is None:
+            return ExitCode.DEVICE
+        with inj:
+            try:
+                service.refuse_latched(inj)  # before the screening and before any session
+                vplan = service.validate_for_device(plan, inj)
+            except TreatmentError as exc:
+                return report(exc, args)
+            except DriverError as exc:
+                _err(f"error: the device: {exc}")
+                return ExitCode.DEVICE
+            screening = _screening(args, console, operator)
+            if screening is None:
+                return ExitCode.USAGE
+            try:
+                treatment = service.start(vplan, inj, screening, source=str(args.plan),
+                                          policy=_policy(args, console, vplan))
+            except TreatmentError as exc:
+                return report(exc, args)
+            console.print(f"session [bold]{treatment.session}[/] · {len(vplan.points)} points · "
+                          f"{vplan.estimate.total_volume_ul:.0f} µL · "
+                          f"~{vplan.estimate.duration_s:.0f} s")
+            return _execute(treatment, console, same_place(args))
 
 
 def resume(args: argparse.Namespace) -> int:
-    console = Console()
-    db = args.db or RecordStore.default_path()
-    if (problem := db_path_problem(db, create=False)) is not None:  # missing, folder, read-only...
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    store = RecordStore(db)
-    try:
+    console = Console(highlight=False)
+    with TreatmentService(args.db or RecordStore.default_path(),
+                          operator=operator_name(args)) as service:
         try:
-            detail = store.session(args.session)
-        except KeyError:
-            print(f"error: no session {args.session} in {db}", file=sys.stderr)
-            return EXIT_USAGE
-        if detail.status in ("completed", "aborted", "e-stopped"):
-            console.print(f"session {args.session} already ended: {detail.status}")
-            return EXIT_OK if detail.status == "completed" else EXIT_INCOMPLETE
-        try:
-            # Re-validated, and refused if the stored plan no longer matches its hash.
-            vplan = restore_snapshot(detail.plan_snapshot["plan"])
-        except PlanError as exc:
-            print(f"error: cannot resume session {args.session} from its recorded plan:\n{exc}",
-                  file=sys.stderr)
-            return EXIT_INCOMPLETE
-        if vplan.plan_hash != detail.plan_hash:
-            print(f"error: session {args.session}'s plan hash {vplan.plan_hash} differs from the "
-                  f"recorded {detail.plan_hash}: refusing to resume", file=sys.stderr)
-            return EXIT_INCOMPLETE
+            target = service.prepare_resume(args.session)
+        except SessionEnded as exc:
+            console.print(Text(str(exc)))  # stored text: never markup
+            return ExitCode.OK if exc.status == "completed" else ExitCode.FAILED
+        except TreatmentError as exc:
+            if exc.kind is Failure.RECORDS_PATH:  # a missing file, a folder, read-only...
+                _err(f"error: {exc}")
+                return ExitCode.USAGE
+            return report(exc, args)
         inj = _connect(args, console)
         if inj is None:
-            return EXIT_DEVICE
+            return ExitCode.DEVICE
         with inj:
-            planned = {p.point: p.volume_ul for p in vplan.points}
-            state = settle_open_shots(store, args.session, inj, planned)
-            store.record_action(args.session, "resume-after-crash",
-                                f"settled {len(state.settled)} open shot(s): "
-                                + ", ".join(f"{r.index}={r.state}" for r in state.settled))
+            try:
+                treatment, state = service.resume(target, inj, policy=_policy(args, console,
+                                                                              target.plan))
+            except TreatmentError as exc:
+                return report(exc, args)
+            except DriverError as exc:  # while settling the open shots: nothing was sent
+                _err(f"error: the device: {exc}\nnothing was sent; the session stays open")
+                return ExitCode.DEVICE
             for row in state.settled:
-                console.print(f"shot {row.index} (point {row.point}): {row.state} — {row.reason}")
+                console.print(Text(f"shot {row.index} (point {row.point}): {row.state} — "
+                                   f"{row.reason}"))
             console.print(f"resuming session {args.session}: {len(state.delivered)} of "
-                          f"{len(vplan.points)} points already delivered "
+                          f"{len(target.plan.points)} points already delivered "
                           f"({len(state.uncertain)} uncertain), {len(state.skipped)} skipped")
-            _clear_fault(inj)
-            engine = RunEngine(inj, vplan, store, args.session, policy=_policy(args, console),
-                               first_index=state.first_index, delivered=state.delivered,
-                               uncertain=state.uncertain, partial=state.partial,
-                               skipped=state.skipped)
-            return _execute(engine, console)
-    finally:
-        store.close()
+            return _execute(treatment, console, same_place(args))
 
 
 # ----- shared ------------------------------------------------------------------------------------
@@ -201,217 +224,147 @@ def _connect(args: argparse.Namespace, console: Console) -> Injector | None:
     if args.device is None:
         console.print("[bold yellow]SIMULATOR[/]: no --device given, using the built-in simulated injector")
     try:
-        inj = Injector.connect(url)
-    except DriverError as exc:
-        print(f"error: cannot connect to {url}: {exc}", file=sys.stderr)
+        inj = connect_device(url)
+    except TreatmentError as exc:
+        _err(f"error: {exc}")
         return None
     caps = inj.capabilities
-    console.print(f"device {caps.serial} · firmware {caps.firmware} · boot {caps.boot_nonce:#010x}")
+    console.print(Text(f"device {caps.serial} · firmware {caps.firmware} · boot {caps.boot_nonce:#010x}"))
     return inj
 
 
-def _clear_fault(inj: Injector) -> None:
-    """A crashed host leaves the device in LINK_LOST: clear it (the engine re-homes)."""
-    if inj.status().state in (DeviceState.FAULT, DeviceState.ESTOPPED):
-        inj.clear_fault()
-        inj.wait_state(DeviceState.IDLE, timeout=5)
-
-
-def _device_record(inj: Injector) -> dict[str, Any]:
-    return inj.capabilities.as_record()
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty()
-
-
-def _screening(args: argparse.Namespace, console: Console) -> bool:
+def _screening(args: argparse.Namespace, console: Console, operator: str | None) -> Screening | None:
     if args.yes:
-        return True
+        return Screening("flag", "--yes", operator)
     if not _interactive():
-        print("error: confirm the contraindication screening: run in a terminal, or pass --yes",
-              file=sys.stderr)
-        return False
+        _err("error: confirm the contraindication screening: run in a terminal, or pass --yes")
+        return None
     console.print("Contraindication screening — does the patient have any of:")
     for item in SCREENING:
         console.print(f"  · {item}")
-    answer = input("Screening done and none applies? [y/N] ").strip().lower()
-    if answer != "y":
-        console.print("not confirmed: nothing was done")
-        return False
-    return True
-
-
-class _Terminal:
-    """The operator's terminal during a run: the one reader of stdin. It answers prompts and,
-    in triggered mode, turns a bare Enter into a soft trigger (the console's fire button).
-
-    The e-stop path (`e` + Enter) is independent of everything else the reader does: triggers
-    are fired by their own worker thread (a slow reply never delays an `e` typed behind it),
-    the reader survives any error of the handlers, and nothing it prints goes through rich
-    (whose live display is not safe from this thread).
-
-    The live progress display is suspended while a prompt waits: rich's live view proxies
-    stdout and would redraw over (and mangle) it.
-    """
-
-    def __init__(self) -> None:
-        self.bar: Progress | None = None
-        self.on_enter: Callable[[], None] | None = None  # triggered mode: fire the next shot
-        self.on_estop: Callable[[], None] | None = None  # "e" + Enter: emergency stop
-        self._answers: queue.Queue[str] = queue.Queue()
-        self._triggers: queue.Queue[None] = queue.Queue()
-        self._asking = threading.Event()
-        self._reader: threading.Thread | None = None
-
-    def start_reading(self) -> None:
-        if self._reader is None and _interactive():
-            self._reader = threading.Thread(target=self._read, name="mesodrive-tty", daemon=True)
-            self._reader.start()
-            threading.Thread(target=self._fire, name="mesodrive-trigger", daemon=True).start()
-
-    def _read(self) -> None:
-        for line in sys.stdin:
-            try:
-                self.on_line(line)
-            except Exception:  # the reader is the e-stop path: it must outlive any handler bug
-                log.exception("terminal input handler failed on %r", line)
-
-    def on_line(self, line: str) -> None:
-        if line.strip().lower() in ("e", "estop") and self.on_estop is not None:
-            self.on_estop()
-        elif self._asking.is_set():
-            self._answers.put(line)
-        elif self.on_enter is not None and not line.strip():
-            self._triggers.put(None)
-
-    def _fire(self) -> None:
-        while True:
-            self._triggers.get()
-            if self.on_enter is None:
-                continue
-            try:
-                self.on_enter()
-            except CommandRefused as exc:
-                _say(f"not fired: the device refused the trigger ({exc.code})")
-            except DriverError as exc:  # no reply in time: it may well have fired
-                _say(f"no answer to the trigger yet ({exc}); it may have fired — watch the progress")
-            except Exception:
-                log.exception("trigger failed")
-
-    def ask(self, prompt: str) -> str:
-        if self._reader is None:  # nothing reads stdin yet: a plain prompt
-            return input(prompt)
-        if self.bar is not None:
-            self.bar.stop()
-        self._asking.set()
-        try:
-            print(prompt, end="", flush=True)
-            while True:
-                try:
-                    return self._answers.get(timeout=0.1)  # a timeout keeps Ctrl-C responsive
-                except queue.Empty:
-                    continue
-        finally:
-            self._asking.clear()
-            if self.bar is not None:
-                self.bar.start()
-
-
-def _say(text: str) -> None:
-    """A plain line from a background thread: never rich, never raising."""
+    yes = {"y": True, "n": False}
     try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except Exception:  # noqa: BLE001 - a broken terminal must not stop the run or the e-stop
-        log.warning("could not print to the terminal: %s", text)
+        typed = choose(DISPLAY.ask, "Screening done and none applies? [y/N] ", yes, empty=False)
+    except EndOfInput:
+        typed = False
+    if not typed:
+        console.print("not confirmed: nothing was done")
+        return None
+    return Screening("typed", "y", operator)
 
 
-DISPLAY = _Terminal()
-
-
-def _policy(args: argparse.Namespace, console: Console) -> RecoveryPolicy:
+def _policy(args: argparse.Namespace, console: Console, plan: ValidatedPlan) -> RecoveryPolicy:
     if args.yes or not _interactive():
         return abort_policy
 
     def ask(problem: Problem) -> Answer:
-        console.print(f"\n[bold red]ALARM[/] {problem.kind.value} at point {problem.point}: {problem.detail}")
-        while True:
-            choice = DISPLAY.ask("fix it, then: [r]etry / [s]kip point / [a]bort? ").strip().lower()[:1]
-            if choice in ("r", "s", "a"):
-                break
-        reason = DISPLAY.ask("reason (recorded): ").strip() or "(none given)"
-        refill = None
-        if choice == "r" and problem.kind in (ProblemKind.EMPTY_SYRINGE, ProblemKind.REFILL_DUE):
-            text = DISPLAY.ask("volume of the new syringe in µL (empty = full syringe): ").strip()
-            refill = float(text) if text else None
-        decision = {"r": Decision.RETRY, "s": Decision.SKIP, "a": Decision.ABORT}[choice]
-        return Answer(decision, reason, refill)
+        console.print(Text.assemble("\n", ("ALARM", "bold red"),
+                                    f" {problem.kind.value} at point {problem.point}: "
+                                    f"{problem.detail}"))
+        try:
+            choice = choose(DISPLAY.ask, "fix it, then: [r]etry / [s]kip point / [a]bort? ",
+                            {"r": Decision.RETRY, "s": Decision.SKIP, "a": Decision.ABORT})
+            reason = terminal.answer(DISPLAY.ask, "reason (recorded): ") or "(none given)"
+            refill = None
+            if choice is Decision.RETRY and problem.kind in (ProblemKind.EMPTY_SYRINGE,
+                                                             ProblemKind.REFILL_DUE):
+                refill = terminal.ask_volume(
+                    DISPLAY.ask, "volume of the new syringe in µL (empty = full syringe): ",
+                    plan.device.syringe_ul)
+        except EndOfInput:
+            return Answer(Decision.ABORT, "end of input: nobody left to answer at the terminal")
+        return Answer(choice, reason, refill)
 
     return ask
 
 
-def _execute(engine: RunEngine, console: Console) -> int:
+def _execute(treatment: Treatment, console: Console, place: str) -> int:
     """Run in a worker thread; the main thread shows progress and turns Ctrl-C into a pause."""
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                    TextColumn("{task.fields[volume]}"), TimeRemainingColumn(),
                    TextColumn("{task.fields[alarm]}"), console=console, transient=False)
-    task = bar.add_task("points", total=len(engine.plan.points), volume="", alarm="")
+    task = bar.add_task("points", total=len(treatment.plan.points), volume="", alarm="")
 
     def on_event(event: RunEvent) -> None:
         if isinstance(event, RunProgress):
             bar.update(task, completed=event.done + event.skipped,
                        volume=f"{event.delivered_ul:.1f}/{event.planned_ul:.1f} µL",
-                       alarm=f"[red]{event.alarm}[/]" if event.alarm else "")
+                       alarm=f"[red]{escape(event.alarm)}[/]" if event.alarm else "")
         elif isinstance(event, AlarmRaised):
-            bar.console.print(f"[red]alarm[/]: {event.problem.kind.value}: {event.problem.detail}")
+            bar.console.print(Text.assemble(("alarm", "red"), f": {event.problem.kind.value}: "
+                                            f"{event.problem.detail}"))
         elif isinstance(event, PointFinished) and event.shot.state.value == "uncertain":
             bar.console.print(f"[yellow]point {event.point}: outcome uncertain — counted as delivered[/]")
 
-    engine.subscribe(on_event)
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            engine.run()
-        finally:
-            done.set()
-
-    # Waiting on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave
-    # is_alive() wrongly False (CPython < 3.13), and we must not close the records under a
-    # run that is still stopping.
-    worker = threading.Thread(target=work, name="mesodrive-run", daemon=True)
+    treatment.subscribe(on_event)
     DISPLAY.bar = bar
-    if engine.plan.mode == "triggered":
-        DISPLAY.on_enter = engine.inj.soft_trigger
+    if treatment.plan.mode == "triggered":
+        DISPLAY.on_enter = treatment.soft_trigger
         console.print("TRIGGERED mode: press the pedal, or Enter here, to fire each point")
+
     def estop(*_: object) -> None:
         try:
-            latency = engine.estop()
-            _say(f"EMERGENCY STOP latched in {latency * 1000:.1f} ms")
+            latency = treatment.estop()
+            terminal.say(f"EMERGENCY STOP latched in {latency * 1000:.1f} ms")
         except DriverError as exc:
-            _say(f"EMERGENCY STOP NOT CONFIRMED: {exc} — cut the power")
+            terminal.say(f"EMERGENCY STOP NOT CONFIRMED: {exc} — cut the power")
 
     DISPLAY.on_estop = estop
     DISPLAY.start_reading()
-    # Ctrl-\ (SIGQUIT) is the terminal's emergency stop: immediate, no Enter needed.
-    previous = signal.signal(signal.SIGQUIT, estop) if _interactive() else None
-    console.print("Ctrl-C pauses · Ctrl-\\ or e + Enter: EMERGENCY STOP")
+    # Ctrl-C sets a flag the loop below turns into a pause at the next shot boundary; a second
+    # one while the first is being handled (waiting for the pause, at the prompt) interrupts.
+    ctrl_c = _CtrlC()
+    previous_int = signal.signal(signal.SIGINT, ctrl_c)
+    # Ctrl-\ (SIGQUIT) is the emergency stop, immediate; with or without a terminal (`kill
+    # -QUIT`), so that the promise below always holds.
+    previous_quit = signal.signal(signal.SIGQUIT, estop)
     try:
+        if _interactive():
+            console.print("Ctrl-C pauses · Ctrl-\\ or e + Enter: EMERGENCY STOP")
+        else:
+            console.print("SIGINT aborts at the next shot boundary · SIGQUIT: EMERGENCY STOP")
         with bar:
-            worker.start()
-            while not done.is_set():
-                try:
-                    done.wait(0.1)
-                except KeyboardInterrupt:
-                    _on_interrupt(engine, bar.console)
+            treatment.start()
+            while not treatment.done.wait(0.1):
+                if ctrl_c.take():
+                    _on_interrupt(treatment, bar.console)
+                    ctrl_c.handled()
+    except KeyboardInterrupt:  # a second Ctrl-C while the first is handled: leave it open
+        return _leave_open(treatment, console, place)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGQUIT, previous)
-    result = engine.result
+        signal.signal(signal.SIGQUIT, previous_quit)
+        signal.signal(signal.SIGINT, previous_int)
+    return _summary(treatment, console, place)
+
+
+class _CtrlC:
+    """SIGINT during a run: the first asks for a pause (`take`); another one before that pause
+    has been `handled` raises KeyboardInterrupt where the main thread waits."""
+
+    def __init__(self) -> None:
+        self._pending = False
+        self._handling = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self._handling:
+            raise KeyboardInterrupt
+        self._pending = True
+
+    def take(self) -> bool:
+        if self._pending:
+            self._pending, self._handling = False, True
+            return True
+        return False
+
+    def handled(self) -> None:
+        self._handling = False
+
+
+def _summary(treatment: Treatment, console: Console, place: str) -> int:
+    result = treatment.result
     s = result.stats
     console.print(f"\n[bold]{result.state.value.upper()}[/]: {len(result.delivered)} of "
-                  f"{len(engine.plan.points)} points delivered ({len(result.uncertain)} uncertain, "
+                  f"{len(treatment.plan.points)} points delivered ({len(result.uncertain)} uncertain, "
                   f"{len(result.partial)} cut short), "
                   f"{len(result.skipped)} skipped, {len(result.pending)} not done · "
                   f"{sum(result.delivered.values()):.1f} µL")
@@ -422,26 +375,49 @@ def _execute(engine: RunEngine, console: Console) -> int:
     if s.min_slack_s is not None:
         console.print(f"timing: min schedule slack {s.min_slack_s * 1000:.0f} ms · "
                       f"{s.underruns} underruns · {s.late_shots} late shots")
-    console.print(f"session {engine.session} recorded; `mesodrive records show {engine.session}`")
+    console.print(f"session {treatment.session} recorded; `mesodrive records show {treatment.session}`")
     if result.state is RunState.COMPLETED:
-        return EXIT_OK
+        return ExitCode.OK
     if result.state is RunState.ESTOPPED:
-        return EXIT_ESTOPPED
-    return EXIT_INCOMPLETE
+        console.print(Text(f"the device stays stopped (latched) until cleared: mesodrive "
+                           f"clear{place} --reason TEXT"))
+        return ExitCode.ESTOPPED
+    return ExitCode.FAILED
 
 
-def _on_interrupt(engine: RunEngine, console: Console) -> None:
+def _leave_open(treatment: Treatment, console: Console, place: str) -> int:
+    """Exit now, the session open and resumable, and say so (records and screen)."""
+    import logging
+
+    logging.getLogger("mesodrive").setLevel(logging.CRITICAL)  # the engine's death throes
+    try:
+        treatment.leave_open("second Ctrl-C: the host stopped during the run")
+    except Exception as exc:  # noqa: BLE001 - the records could not take it: still say what to do
+        _err(f"warning: could not record the exit: {exc}")
+    n = treatment.session
+    console.print(Text.assemble(
+        "\n", ("interrupted", "bold"), f": session {n} is left OPEN. The device stops by itself "
+        f"when the host goes silent (needle retracted, latched LINK_LOST).\nTo continue it, "
+        f"never re-injecting: mesodrive resume {n}{place}"))
+    return ExitCode.INTERRUPTED
+
+
+def _on_interrupt(treatment: Treatment, console: Console) -> None:
     console.print("\n[bold]Ctrl-C[/]: pausing at the next shot boundary…")
-    engine.pause()
+    treatment.pause()
     if not _interactive():
-        engine.abort("interrupted (no terminal to ask)")
+        treatment.abort("interrupted (no terminal to ask)")
         return
-    while engine.state not in (RunState.PAUSED,) and not engine.state.terminal:
+    while treatment.state is not RunState.PAUSED and not treatment.state.terminal:
         threading.Event().wait(0.05)
-    if engine.state.terminal:
+    if treatment.state.terminal:
         return
-    choice = DISPLAY.ask("paused. [r]esume or [a]bort? ").strip().lower()[:1]
-    if choice == "r":
-        engine.resume()
+    try:
+        choice = choose(DISPLAY.ask, "paused. [r]esume or [a]bort? ",
+                        {"r": "resume", "a": "abort"})
+    except EndOfInput:
+        choice = "abort"
+    if choice == "resume":
+        treatment.resume()
     else:
-        engine.abort("operator abort after Ctrl-C")
+        treatment.abort("operator abort after Ctrl-C")

@@ -26,7 +26,9 @@ import urllib.parse
 from types import FrameType
 from typing import Any
 
-EXIT_OK, EXIT_USAGE, EXIT_DEVICE = 0, 2, 3
+from mesodrive.cli.exit_codes import ExitCode
+
+EXIT_OK, EXIT_USAGE, EXIT_DEVICE = ExitCode.OK, ExitCode.USAGE, ExitCode.DEVICE
 
 
 def register(sub: Any) -> None:

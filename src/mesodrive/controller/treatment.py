@@ -1,0 +1,318 @@
+"""The treatment service: start and resume treatments below every front end (CLI, web console).
+
+A front end does only input and output; everything else is here, in the order a start needs it
+(each step fails with a `TreatmentError` whose `kind` the front end turns into words and an
+exit code or a page):
+
+1. `load_plan(path)` reads the plan and its product library and validates them against
+   `ANY_DEVICE` — with no device connected, so a plan or library error is never "not allowed on
+   this device" and nothing is sent;
+2. `check_records(create=True)` — the records path and key, before any device (nothing created);
+3. `connect_device(url)`, then `latched_stop(inj)`: a latched e-stop or fault is refused before
+   the screening and before a records session exists (`clear_device` clears it, on the record);
+4. `validate_for_device(plan, inj)`: the device's capabilities ("not allowed on this device");
+5. the front end asks the contraindication screening and passes a `Screening`;
+6. `start(...)` creates the records session (plan snapshot, device, calibration), records the
+   screening and every soft-limit override as operator actions, and returns a `Treatment`
+   (the run engine, with the front end's recovery policy).
+
+`prepare_resume(session)` + `resume(...)` continue a session a crashed host left open:
+`controller.resume.settle_open_shots` settles every open shot by asking the device first.
+
+Operator actions carry the operator's name: the service's store stamps it on every action,
+also on those the engine records (pause, resume, abort, e-stop, recovery answers).
+"""
+
+from __future__ import annotations
+
+import enum
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Self
+
+from mesodrive.controller.device_limits import device_limits
+from mesodrive.controller.engine import RunConfig, RunEngine
+from mesodrive.controller.recovery import RecoveryPolicy, abort_policy
+from mesodrive.controller.resume import ResumePoint, settle_open_shots
+from mesodrive.controller.treatment_device import (
+    ClearResult,
+    DeviceStop,
+    clear_device,
+    latched_stop,
+)
+from mesodrive.controller.treatment_records import SCREENING, OperatorRecords, Screening
+from mesodrive.controller.treatment_run import Treatment
+from mesodrive.driver.errors import DriverError
+from mesodrive.driver.injector import Injector
+from mesodrive.driver.vocabulary import DeviceState
+from mesodrive.plan import (
+    DeviceLimits,
+    Plan,
+    PlanError,
+    PlanFileError,
+    ProductLibrary,
+    ValidatedPlan,
+    load_library,
+    load_plan,
+    restore_snapshot,
+    validate_plan,
+)
+from mesodrive.records import (
+    DamagedRecordsError,
+    RecordsError,
+    RecordStore,
+    SessionDetail,
+    UnknownSessionError,
+    db_path_problem,
+)
+
+__all__ = [
+    "ANY_DEVICE",
+    "SCREENING",
+    "ClearResult",
+    "DeviceStop",
+    "Failure",
+    "PlanFile",
+    "Resumable",
+    "Screening",
+    "SessionEnded",
+    "Treatment",
+    "TreatmentError",
+    "TreatmentService",
+    "connect_device",
+    "latched_stop",
+]
+
+# The widest device any plan could meet: validated against it, only the plan's and its product
+# library's own rules can fail (the device's limits are checked once it is connected).
+ANY_DEVICE = DeviceLimits(
+    depth_min_mm=0.0, depth_max_mm=1e6, volume_min_ul=0.0, volume_max_ul=1e12,
+    flow_min_ul_s=1e-9, flow_max_ul_s=1e12, speed_min_mm_s=1e-9, speed_max_mm_s=1e12,
+    dwell_max_s=1e9, syringe_ul=1e12, timed=True, triggered=True,
+    needle_accel_mm_s2=1e12, retract_speed_mm_s=1e12, approach_mm=0.0,
+)
+
+
+class Failure(enum.Enum):
+    PLAN_FILE = "plan-file"  # the plan (or its library) cannot be read
+    PLAN_INVALID = "plan-invalid"  # the plan breaks its product's limits or its own rules
+    NOT_ALLOWED_ON_DEVICE = "not-allowed-on-device"  # beyond the connected device's capabilities
+    RECORDS_PATH = "records-path"  # the records cannot be written (or read) at that path
+    RECORDS_DAMAGED = "records-damaged"
+    NO_SESSION = "no-session"
+    NOT_RESUMABLE = "not-resumable"  # the recorded plan cannot be restored, or no treatment
+    DEVICE = "device"  # cannot connect, or the device failed before anything started
+    DEVICE_STOPPED = "device-stopped"  # a latched e-stop or fault: clear it first
+
+
+class TreatmentError(Exception):
+    """A treatment could not be started or resumed; nothing was sent to the device."""
+
+    def __init__(self, kind: Failure, message: str, *, issues: PlanError | None = None,
+                 stop: DeviceStop | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.issues = issues  # the plan's own messages (PLAN_* and NOT_ALLOWED_ON_DEVICE)
+        self.stop = stop  # DEVICE_STOPPED: what is latched
+
+
+class SessionEnded(TreatmentError):
+    """`prepare_resume` of a session that already ended (`status`: completed, aborted, ...)."""
+
+    def __init__(self, session: int, status: str) -> None:
+        super().__init__(Failure.NOT_RESUMABLE, f"session {session} already ended: {status}")
+        self.session, self.status = session, status
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """A plan read from its file and valid against its product library (no device yet)."""
+
+    path: Path
+    plan: Plan
+    library: ProductLibrary
+    checked: ValidatedPlan  # against ANY_DEVICE: points, overrides, estimate for a preview
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """An open session whose recorded plan was restored and matches its hash."""
+
+    session: int
+    detail: SessionDetail
+    plan: ValidatedPlan
+
+
+def _damaged(db: Path | str | None, exc: Exception) -> str:
+    if isinstance(exc, RecordsError):
+        return str(exc)
+    return f"{db or RecordStore.default_path()}: the records file is damaged: {exc}"
+
+
+def connect_device(url: str) -> Injector:
+    """Connect (handshake, schema check, clock sync); TreatmentError(DEVICE) if it fails."""
+    try:
+        return Injector.connect(url)
+    except DriverError as exc:
+        raise TreatmentError(Failure.DEVICE, f"cannot connect to {url}: {exc}") from exc
+
+
+class TreatmentService:
+    """One records database and one operator; owns the record store it opens (`close`)."""
+
+    def __init__(self, db: Path | str | None, *, operator: str | None = None) -> None:
+        self.db = db
+        self.operator = operator
+        self._store: OperatorRecords | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    @property
+    def store(self) -> OperatorRecords:
+        """The record store, opened on first use (after `check_records`)."""
+        if self._store is None:
+            try:
+                self._store = OperatorRecords(self.db, operator=self.operator)
+            except (DamagedRecordsError, sqlite3.DatabaseError) as exc:
+                raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+            except RecordsError as exc:
+                raise TreatmentError(Failure.RECORDS_PATH, str(exc)) from exc
+        return self._store
+
+    # ----- checks before the device ----------------------------------------------------------
+    @staticmethod
+    def load_plan(path: Path) -> PlanFile:
+        try:
+            plan = load_plan(path)
+            library = load_library((path.parent / plan.library).resolve())
+        except PlanFileError as exc:
+            raise TreatmentError(Failure.PLAN_FILE, f"cannot read plan {path}", issues=exc) from exc
+        except PlanError as exc:
+            raise TreatmentError(Failure.PLAN_INVALID, f"plan {path} is invalid", issues=exc) from exc
+        except OSError as exc:
+            raise TreatmentError(Failure.PLAN_FILE, f"cannot read {path}: {exc}") from exc
+        try:
+            checked = validate_plan(plan, library, ANY_DEVICE, base_dir=path.parent)
+        except PlanError as exc:
+            raise TreatmentError(Failure.PLAN_INVALID, f"plan {path} is invalid", issues=exc) from exc
+        return PlanFile(path, plan, library, checked)
+
+    def check_records(self, *, create: bool) -> None:
+        """Could the records be opened at this path, with this key? Looks only."""
+        if (problem := db_path_problem(self.db, create=create)) is not None:
+            raise TreatmentError(Failure.RECORDS_PATH, problem)
+
+    # ----- with the device -------------------------------------------------------------------
+    @staticmethod
+    def refuse_latched(inj: Injector) -> None:
+        """TreatmentError(DEVICE_STOPPED) if the device holds a latched e-stop or fault."""
+        stop = latched_stop(inj)
+        if stop is not None:
+            raise TreatmentError(Failure.DEVICE_STOPPED, f"the device {stop.serial} is "
+                                 f"{stop.describe()}", stop=stop)
+
+    @staticmethod
+    def validate_for_device(plan: PlanFile, inj: Injector) -> ValidatedPlan:
+        try:
+            return validate_plan(plan.plan, plan.library, device_limits(inj.capabilities),
+                                 base_dir=plan.path.parent)
+        except PlanError as exc:
+            raise TreatmentError(Failure.NOT_ALLOWED_ON_DEVICE, f"plan {plan.path} is not "
+                                 f"allowed on this device", issues=exc) from exc
+
+    def start(self, vplan: ValidatedPlan, inj: Injector, screening: Screening, *,
+              policy: RecoveryPolicy = abort_policy, source: str = "",
+              config: RunConfig | None = None) -> Treatment:
+        """The records session (plan snapshot, device, calibration, screening, overrides) and
+        the engine, not yet running (`Treatment.run` or `Treatment.start`)."""
+        store = self.store
+        session = store.start_session(
+            plan_snapshot={"plan": vplan.snapshot(), "points": [asdict(p) for p in vplan.points],
+                           "source": source},
+            plan_hash=vplan.plan_hash, product=vplan.product.model_dump(mode="json"),
+            device=inj.capabilities.as_record(),
+            calibration={"profile": inj.profile.name, **asdict(inj.profile)},
+            mode=vplan.mode, operator=self.operator,
+        )
+        store.record_action(session, "screening", screening.record_text(),
+                            operator=screening.operator)
+        for o in vplan.overrides:  # soft-limit breaches the plan justified: on the record
+            where = f"point {o.point}" if o.point is not None else "plan"
+            store.record_action(session, "override", f"{o.field} = {o.value} ({where}) beyond "
+                                f"{o.limit}: {o.reason}")
+        engine = RunEngine(inj, vplan, store, session, policy=policy, config=config)
+        return Treatment(engine, self.close)
+
+    def clear_device(self, inj: Injector, reason: str) -> ClearResult | None:
+        """Clear a latched e-stop or fault, on the record (None: nothing is latched)."""
+        if latched_stop(inj) is None:
+            return None
+        return clear_device(self.store, inj, reason, self.operator)
+
+    # ----- resume ----------------------------------------------------------------------------
+    def prepare_resume(self, session: int) -> Resumable:
+        """Read the session and restore its recorded plan (no device yet)."""
+        self.check_records(create=False)
+        try:  # read-only first: a damaged file is reported as such, never written to
+            with RecordStore(self.db, readonly=True) as reader:
+                detail = reader.session(session)
+        except UnknownSessionError as exc:
+            raise TreatmentError(Failure.NO_SESSION, f"no session {session} in "
+                                 f"{reader.path}") from exc
+        except (RecordsError, sqlite3.DatabaseError) as exc:
+            raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+        if detail.status != "open":
+            raise SessionEnded(session, detail.status)
+        if detail.mode == "device":
+            raise TreatmentError(Failure.NOT_RESUMABLE, f"session {session} records a device "
+                                 f"action, not a treatment")
+        try:
+            # Re-validated, and refused if the stored plan no longer matches its hash.
+            vplan = restore_snapshot(detail.plan_snapshot["plan"])
+        except (PlanError, KeyError, TypeError) as exc:
+            raise TreatmentError(Failure.NOT_RESUMABLE, f"cannot resume session {session} from "
+                                 f"its recorded plan",
+                                 issues=exc if isinstance(exc, PlanError) else None) from exc
+        if vplan.plan_hash != detail.plan_hash:
+            raise TreatmentError(Failure.NOT_RESUMABLE, f"session {session}'s plan hash "
+                                 f"{vplan.plan_hash} differs from the recorded "
+                                 f"{detail.plan_hash}: refusing to resume")
+        return Resumable(session, detail, vplan)
+
+    def resume(self, target: Resumable, inj: Injector, *, policy: RecoveryPolicy = abort_policy,
+               config: RunConfig | None = None) -> tuple[Treatment, ResumePoint]:
+        """Settle every open shot by asking the device, then an engine that continues after
+        them. A latched e-stop is refused (`refuse_latched`); a fault — a crashed host leaves
+        LINK_LOST — is cleared, on the record (the engine re-homes)."""
+        stop = latched_stop(inj)
+        if stop is not None and stop.state is DeviceState.ESTOPPED:
+            raise TreatmentError(Failure.DEVICE_STOPPED, f"the device {stop.serial} is "
+                                 f"{stop.describe()}", stop=stop)
+        store, session = self.store, target.session
+        try:
+            planned = {p.point: p.volume_ul for p in target.plan.points}
+            state = settle_open_shots(store, session, inj, planned)
+        except RecordsError as exc:
+            raise TreatmentError(Failure.RECORDS_DAMAGED, str(exc)) from exc
+        store.record_action(session, "resume-after-crash",
+                            f"settled {len(state.settled)} open shot(s): "
+                            + ", ".join(f"{r.index}={r.state}" for r in state.settled))
+        if stop is not None:
+            store.record_action(session, "clear-fault", f"on resume: {stop.describe()}")
+            inj.clear_fault()
+            inj.wait_state(DeviceState.IDLE, timeout=5)
+        engine = RunEngine(inj, target.plan, store, session, policy=policy, config=config,
+                           first_index=state.first_index, delivered=state.delivered,
+                           uncertain=state.uncertain, partial=state.partial,
+                           skipped=state.skipped)
+        return Treatment(engine, self.close), state
