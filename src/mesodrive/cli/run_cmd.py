@@ -201,9 +201,11 @@ def resume(args: argparse.Namespace) -> int:
             for row in state.settled:
                 console.print(Text(f"shot {row.index} (point {row.point}): {row.state} — "
                                    f"{row.reason}"))
-            console.print(f"resuming session {args.session}: {len(state.delivered)} of "
+            delivered = len(state.delivered) - len(state.partial)  # cut short: given, not delivered
+            console.print(f"resuming session {args.session}: {delivered} of "
                           f"{len(target.plan.points)} points already delivered "
-                          f"({len(state.uncertain)} uncertain), {len(state.skipped)} skipped")
+                          f"({len(state.uncertain)} uncertain), {len(state.partial)} cut short, "
+                          f"{len(state.skipped)} skipped")
             return _execute(treatment, console, same_place(args))
 
 
@@ -287,7 +289,7 @@ def _execute(treatment: Treatment, console: Console, place: str) -> int:
 
     def on_event(event: RunEvent) -> None:
         if isinstance(event, RunProgress):
-            bar.update(task, completed=event.done + event.skipped,
+            bar.update(task, completed=event.done + event.cut_short + event.skipped,
                        volume=f"{event.delivered_ul:.1f}/{event.planned_ul:.1f} µL",
                        alarm=f"[red]{escape(event.alarm)}[/]" if event.alarm else "")
         elif isinstance(event, AlarmRaised):
@@ -363,11 +365,12 @@ class _CtrlC:
 def _summary(treatment: Treatment, console: Console, place: str) -> int:
     result = treatment.result
     s = result.stats
+    # A cut-short point is a puncture never repeated, but not a delivered point (issue 8).
     console.print(f"\n[bold]{result.state.value.upper()}[/]: {len(result.delivered)} of "
-                  f"{len(treatment.plan.points)} points delivered ({len(result.uncertain)} uncertain, "
-                  f"{len(result.partial)} cut short), "
+                  f"{len(treatment.plan.points)} points delivered ({len(result.uncertain)} uncertain), "
+                  f"{len(result.partial)} cut short, "
                   f"{len(result.skipped)} skipped, {len(result.pending)} not done · "
-                  f"{sum(result.delivered.values()):.1f} µL")
+                  f"{result.given_ul:.1f} µL given")
     if result.partial:
         console.print(f"[yellow]cut short (under-dosed, not repeated): points {sorted(result.partial)}[/]")
     if result.uncertain:
