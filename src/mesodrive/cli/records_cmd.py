@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mesodrive.cli.session_plan import recorded_plan
 from mesodrive.records import (
     DamagedRecordsError,
     Head,
@@ -94,7 +95,9 @@ def register(sub: Any) -> None:
                           "operator actions")
     show.add_argument("session", type=int, metavar="SESSION")
     show.set_defaults(func=_show)
-    exp = action("export", "export one session as CSV (one line per shot) or JSON (all)")
+    exp = action("export", "export one session as CSV (one line per shot, with its point's "
+                           "x_mm, y_mm and zone) or JSON (all, and each point's position, zone "
+                           "and outcome)")
     exp.add_argument("session", type=int, metavar="SESSION")
     exp.add_argument("--format", choices=["csv", "json"], required=True)
     exp.add_argument("-o", "--output", type=Path, default=None,
@@ -337,8 +340,12 @@ def _export(args: argparse.Namespace) -> int:
     if out_path is not None:
         _check_output(out_path, _db(args))
     with _open(args) as store:
+        number = _session(args.session)
+        recorded = recorded_plan(store.session(number), restore=False)
+        for note in recorded.notes:
+            print(f"note: {note}", file=sys.stderr)
         buffer = io.StringIO(newline="")  # whole export first: a failure leaves no file
-        check = store.export(_session(args.session), args.format, buffer)
+        check = store.export(number, args.format, buffer, places=recorded.places())
     if not check.ok:
         print(f"warning: these records do not verify: {check.problem}\nwarning: the export "
               f"says so at its end; run `mesodrive records verify`", file=sys.stderr)
