@@ -32,12 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from mesodrive.cli.session_plan import recorded_plan
+from mesodrive.cli.tables import Column, cell, print_table
 from mesodrive.records import (
     DamagedRecordsError,
     Head,
@@ -206,10 +204,13 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
-def _t(value: object) -> Text:
-    """Stored text as a rich Text (never markup), control characters made visible."""
-    text = "" if value is None else str(value)
-    return Text("".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text))
+_t = cell  # stored text as shown: control characters escaped, never markup
+
+
+_LIST_COLUMNS = [Column("id", right=True), Column("started UTC"), Column("status"),
+                 Column("points", right=True), Column("µL", right=True),
+                 Column("unc.", right=True), Column("product", free=True),
+                 Column("patient", free=True)]
 
 
 @_guarded
@@ -219,23 +220,15 @@ def _list(args: argparse.Namespace) -> int:
         _warn_unverified(store)
     console = _console()
     if not sessions:
-        console.print(_t(f"no sessions in {store.path}"))
+        console.file.write(f"no sessions in {_t(store.path)}\n")
         return EXIT_OK
-    table = Table(title=_t(f"sessions in {store.path}"), box=box.SIMPLE_HEAD)
-    # Sized for 80 columns (the plan hash and full timestamps are in `show`): only the free
-    # text columns may wrap, so figures are never cut.
-    for col, right in [("id", True), ("started UTC", False), ("status", False),
-                       ("patient", False), ("product", False), ("points", True), ("µL", True),
-                       ("unc.", True)]:
-        free = col in ("patient", "product")
-        table.add_column(col, justify="right" if right else "left", no_wrap=not free,
-                         overflow="fold" if free else "ellipsis")
-    for s in sessions:
-        planned = "?" if s.points_planned is None else str(s.points_planned)
-        table.add_row(_t(s.id), _t(_when(s.started_at)), _t(s.status), _t(s.patient_ref),
-                      _t(s.product_id), _t(f"{s.points_done}/{planned}"),
-                      _t(f"{s.volume_delivered_ul:.1f}"), _t(s.uncertain_shots))
-    console.print(table)
+    # Figures and timestamps never wrap (the plan hash and full timestamps are in `show`);
+    # the free text goes last, so the plain form only ever wraps that.
+    rows = [[_t(s.id), _t(_when(s.started_at)), _t(s.status),
+             _t(f"{s.points_done}/{'?' if s.points_planned is None else s.points_planned}"),
+             _t(f"{s.volume_delivered_ul:.1f}"), _t(s.uncertain_shots), _t(s.product_id),
+             _t(s.patient_ref)] for s in sessions]
+    print_table(console, _LIST_COLUMNS, rows, title=f"sessions in {_t(store.path)}")
     return EXIT_OK
 
 
@@ -251,14 +244,11 @@ def _show(args: argparse.Namespace) -> int:
 def _print_detail(console: Console, d: SessionDetail) -> None:
     s = d.summary
     outcomes = point_outcomes(d)
-    header = Table.grid(padding=(0, 2))
-    header.add_column(style="bold")
-    header.add_column()
     planned = "?" if s.points_planned is None else str(s.points_planned)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.outcome] = counts.get(o.outcome, 0) + 1
-    for key, value in [
+    header = [
         ("session", f"{s.id} (device session {s.device_session})"),
         ("status", s.status), ("started", s.started_at), ("ended", s.ended_at or "-"),
         ("patient", s.patient_ref or "-"), ("product", s.product_id or "-"),
@@ -268,29 +258,23 @@ def _print_detail(console: Console, d: SessionDetail) -> None:
                    + (" · ".join(f"{n} {word}" for word, n in counts.items()) or "none")),
         ("volume", f"{s.volume_delivered_ul:.2f} µL delivered"),
         ("uncertain", f"{s.uncertain_shots} (counted as delivered)"),
-    ]:
-        header.add_row(_t(key), _t(value))
-    console.print(header)
-
-    if len(outcomes) > RICH_ROWS or not console.is_terminal:
-        _plain_points(console, outcomes)
-    else:
-        _rich_points(console, outcomes)
+    ]
+    print_table(console, [Column("", bold=True), Column("", free=True)],
+                [[_t(k), _t(v)] for k, v in header], header=False)
+    # Long sessions: plain lines whatever the output (a rich table of thousands of rows
+    # costs seconds); the rule of `print_table` otherwise.
+    print_table(console, _POINT_COLUMNS, [_point_cells(o) for o in outcomes],
+                title="what happened at each point (mm, µL, kPa)",
+                plain=len(outcomes) > RICH_ROWS)
     if d.alarms:
-        alarms = Table(title="alarms")
-        for col in ["time", "code", "detail"]:
-            alarms.add_column(col)
-        for a in d.alarms:
-            alarms.add_row(_t(_when(a.ts)), _t(a.code), _t(a.detail))
-        console.print(alarms)
+        print_table(console, [Column("time"), Column("code"), Column("detail", free=True)],
+                    [[_t(_when(a.ts)), _t(a.code), _t(a.detail)] for a in d.alarms],
+                    title="alarms")
     if d.actions:
-        actions = Table(title="operator actions")
-        for col in ["time", "action", "operator", "reason"]:
-            actions.add_column(col)
-        for act in d.actions:
-            actions.add_row(_t(_when(act.ts)), _t(act.action), _t(act.operator),
-                            _t(act.reason))
-        console.print(actions)
+        print_table(console, [Column("time"), Column("action"), Column("operator"),
+                              Column("reason", free=True)],
+                    [[_t(_when(a.ts)), _t(a.action), _t(a.operator), _t(a.reason)]
+                     for a in d.actions], title="operator actions")
 
 
 RICH_ROWS = 300  # beyond this a rich table costs seconds; plain aligned lines cost nothing
@@ -298,40 +282,14 @@ RICH_ROWS = 300  # beyond this a rich table costs seconds; plain aligned lines c
 
 def _point_cells(o: Any) -> list[str]:
     return [str(o.point), _num(o.depth_mm), _num(o.reached_mm), _num(o.planned_ul),
-            _num(o.delivered_ul), _num(o.peak_kpa), ", ".join(map(str, o.shots)) or "-", o.text]
+            _num(o.delivered_ul), _num(o.peak_kpa), ", ".join(map(str, o.shots)) or "-",
+            _t(o.text)]
 
 
-_POINT_COLUMNS = ["point", "depth", "reached", "planned", "given", "peak", "shot", "outcome"]
-
-
-def _rich_points(console: Console, outcomes: list[Any]) -> None:
-    points = Table(title="what happened at each point (mm, µL, kPa)", box=box.SIMPLE_HEAD)
-    # Figures never wrap; the outcome takes the rest of the width and wraps at words.
-    for col in _POINT_COLUMNS:
-        if col == "outcome":
-            points.add_column(col, ratio=1, min_width=12, overflow="fold")
-        else:
-            points.add_column(col, justify="right", no_wrap=True)
-    for o in outcomes:
-        points.add_row(*(_t(c) for c in _point_cells(o)))
-    console.print(points)
-
-
-def _plain_points(console: Console, outcomes: list[Any]) -> None:
-    """Aligned plain lines, one per point (long sessions, pipes): figures right-aligned, the
-    outcome in words last so a narrow terminal only wraps the words."""
-    rows = [_point_cells(o) for o in outcomes]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(_POINT_COLUMNS[:-1])]
-    out = console.file
-    out.write("what happened at each point (mm, µL, kPa)\n")
-    for cells in [_POINT_COLUMNS, *rows]:
-        figures = "  ".join(c.rjust(w) for c, w in zip(cells[:-1], widths, strict=True))
-        out.write(f"{figures}  {_safe(cells[-1])}\n")
-
-
-def _safe(text: str) -> str:
-    """Stored text printed plainly: control characters shown escaped, never interpreted."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+# Figures never wrap; the outcome in words is last and wraps between words.
+_POINT_COLUMNS = [Column(name, right=True) for name in
+                  ["point", "depth", "reached", "planned", "given", "peak", "shot"]] + \
+    [Column("outcome", free=True)]
 
 
 @_guarded
