@@ -21,9 +21,28 @@ from typing import Any
 from mesodrive.plan import PlannedPoint, ValidatedPlan, Zone
 from mesodrive.plan.geometry import Area
 from mesodrive.plan.issues import fmt
+from mesodrive.records import PointOutcome, SessionDetail
+from mesodrive.records.outcomes import (
+    CUT_SHORT,
+    DELIVERED,
+    NOT_DONE,
+    NOT_SETTLED,
+    SKIPPED,
+    UNCERTAIN,
+)
 
 DISCRETE_MAX = 6  # at most this many distinct values: one legend entry each, not a colour bar
 DPI = 120
+
+# Outcome → how it is drawn. Colour is never the only cue: each outcome has its own marker.
+OUTCOME_STYLE: dict[str, dict[str, Any]] = {
+    DELIVERED: {"c": "tab:green", "marker": "o"},
+    CUT_SHORT: {"c": "tab:orange", "marker": "o", "edgecolors": "black", "linewidths": 0.8},
+    UNCERTAIN: {"c": "tab:red", "marker": "D"},
+    SKIPPED: {"c": "tab:purple", "marker": "X"},
+    NOT_DONE: {"c": "none", "marker": "o", "edgecolors": "0.45", "linewidths": 1.2},
+    NOT_SETTLED: {"c": "black", "marker": "s"},
+}
 
 _Y_WORDS = {
     "hair": "← back (nape)      y (mm)      front (forehead) →",
@@ -144,5 +163,44 @@ def draw_plan(vp: ValidatedPlan, name: str, *, color: str = "depth",
     ax.set_title(f"{text(name)}: {text(vp.product.id)} [{vp.product.indication}]\n"
                  f"{len(pts)} points, {vp.estimate.total_volume_ul / 1000:.2f} mL, {mode}, "
                  f"~{duration(vp.estimate.duration_s)}", fontsize=10)
+    _legend_below(fig, ax)
+    return fig
+
+
+def outcome_of_each_point(points: Sequence[PlannedPoint],
+                          outcomes: Iterable[PointOutcome]) -> list[tuple[PlannedPoint, str]]:
+    """Each planned point with its outcome word (a point without a record was not done)."""
+    by_point = {o.point: o.outcome for o in outcomes}
+    return [(p, by_point.get(p.point, NOT_DONE)) for p in points]
+
+
+def draw_outcomes(points: Sequence[PlannedPoint], vp: ValidatedPlan | None,
+                  detail: SessionDetail, outcomes: Sequence[PointOutcome]) -> Any:
+    """What happened at each point, on the plan's frame: one marker style per outcome, the
+    share given written beside every point that was cut short."""
+    indication = vp.plan.indication if vp is not None else (detail.product or {}).get(
+        "indication")
+    fig, ax = _frame(points, vp.plan.area if vp else None, vp.plan.zones if vp else (),
+                     indication if isinstance(indication, str) else None)
+    placed = outcome_of_each_point(points, outcomes)
+    for word, style in OUTCOME_STYLE.items():
+        group = [p for p, w in placed if w == word]
+        if group:
+            ax.scatter([p.x_mm for p in group], [p.y_mm for p in group], s=40, zorder=2,
+                       label=f"{word} ({len(group)})", gid=f"outcome:{word}", **style)
+    full = {o.point: o for o in outcomes}
+    for p, word in placed:
+        o = full.get(p.point)
+        if word == CUT_SHORT and o is not None and o.planned_ul:
+            ax.annotate(f"{100 * o.delivered_ul / o.planned_ul:.0f} %", (p.x_mm, p.y_mm),
+                        xytext=(4, 4), textcoords="offset points", fontsize=7,
+                        color="tab:orange", gid="cut-short-share")
+    s = detail.summary
+    planned = len(points)
+    given = sum(1 for _, w in placed if w in (DELIVERED, CUT_SHORT, UNCERTAIN))
+    ax.set_title(f"session {s.id}: {text(s.status)} · {text(s.patient_ref or '-')} · "
+                 f"{text(s.product_id or '-')} · {text(s.started_at[:16].replace('T', ' '))}\n"
+                 f"{given} of {planned} points given, {s.volume_delivered_ul:.1f} µL delivered",
+                 fontsize=10)
     _legend_below(fig, ax)
     return fig

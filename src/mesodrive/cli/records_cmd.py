@@ -2,7 +2,7 @@
 
     mesodrive records [--db PATH] [--key-file FILE] verify [--expect-head ROWS:HASH ...]
     mesodrive records [--db PATH] list
-    mesodrive records [--db PATH] show SESSION
+    mesodrive records [--db PATH] show SESSION [--map FILE]
     mesodrive records [--db PATH] export SESSION --format csv|json [-o FILE]
     mesodrive records [--db PATH] anchor
 
@@ -34,7 +34,8 @@ from typing import Any
 
 from rich.console import Console
 
-from mesodrive.cli.session_plan import recorded_plan
+from mesodrive.cli import pictures
+from mesodrive.cli.session_plan import RecordedPlan, recorded_plan
 from mesodrive.cli.tables import Column, cell, print_table
 from mesodrive.records import (
     DamagedRecordsError,
@@ -92,6 +93,9 @@ def register(sub: Any) -> None:
     show = action("show", "show one session: header, what happened at each point, alarms, "
                           "operator actions")
     show.add_argument("session", type=int, metavar="SESSION")
+    show.add_argument("--map", type=Path, default=None, metavar="FILE",
+                      help="also draw what happened at each point on the plan's map "
+                           "(PNG, SVG, PDF), as `plan show` draws the plan")
     show.set_defaults(func=_show)
     exp = action("export", "export one session as CSV (one line per shot, with its point's "
                            "x_mm, y_mm and zone) or JSON (all, and each point's position, zone "
@@ -234,11 +238,37 @@ def _list(args: argparse.Namespace) -> int:
 
 @_guarded
 def _show(args: argparse.Namespace) -> int:
+    map_path: Path | None = args.map
+    if map_path is not None:
+        _check_output(map_path, _db(args), "the map")
+        try:
+            pictures.pyplot()
+        except ImportError:
+            raise _InputError("`records show --map` needs matplotlib "
+                              "(pip install matplotlib)") from None
     with _open(args) as store:
         detail = store.session(_session(args.session))
         _warn_unverified(store)
+    recorded = recorded_plan(detail) if map_path is not None else None
+    if recorded is not None and not recorded.points:
+        raise _InputError(f"session {detail.summary.id} has no recorded plan with point "
+                          f"positions: there is no map to draw")
     _print_detail(_console(), detail)
+    if map_path is not None and recorded is not None:
+        _write_map(map_path, recorded, detail)
     return EXIT_OK
+
+
+def _write_map(path: Path, recorded: RecordedPlan, detail: SessionDetail) -> None:
+    for note in recorded.notes:
+        print(f"note: {note}", file=sys.stderr)
+    outcomes = point_outcomes(detail)
+    fig = pictures.draw_outcomes(recorded.points, recorded.plan, detail, outcomes)
+    try:
+        pictures.save(fig, path)
+    except (OSError, ValueError) as exc:
+        raise _InputError(f"cannot write the map to {path}: {exc}") from None
+    print(f"wrote {path} ({len(recorded.points)} points)", file=sys.stderr)
 
 
 def _print_detail(console: Console, d: SessionDetail) -> None:
@@ -320,9 +350,9 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_output(out: Path, db: Path) -> None:
+def _check_output(out: Path, db: Path, what: str = "the export") -> None:
     """Say what is wrong with the *output* path before anything is read or written."""
-    where = f"cannot write the export to {out}"
+    where = f"cannot write {what} to {out}"
     if out.is_dir():
         raise _InputError(f"{where}: it is a folder (give a file name)")
     parent = out.parent
