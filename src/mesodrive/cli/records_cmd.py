@@ -11,6 +11,11 @@ subcommand opens it read-only: looking at records never creates or changes one (
 appends a line to the heads file beside it). `list`, `show` and `export` verify the chain too
 and warn on stderr when it does not verify; exports end with the chain's head.
 
+Tables are rich tables only in a terminal wide enough to keep every word whole, else plain
+aligned lines; through a pipe always plain lines, one record a line (`cli.tables`). `show
+--map FILE` draws what happened at each point on the plan's map (`cli.pictures`); exports
+carry each point's position and zone (`cli.session_plan` reads them from the session's plan).
+
 Stored text (patient refs, operators, reasons, alarm details) is never read as rich markup and
 its control characters are shown escaped: a record must not be able to restyle or break the
 screen that shows it.
@@ -263,6 +268,12 @@ def _write_map(path: Path, recorded: RecordedPlan, detail: SessionDetail) -> Non
     for note in recorded.notes:
         print(f"note: {note}", file=sys.stderr)
     outcomes = point_outcomes(detail)
+    known = {p.point for p in recorded.points}
+    stray = sorted(o.point for o in outcomes if o.point not in known)
+    if stray:
+        print(f"note: {len(stray)} recorded point(s) are not on the plan's map and are not "
+              f"drawn: {', '.join(map(str, stray[:10]))}{' ...' if len(stray) > 10 else ''}",
+              file=sys.stderr)
     fig = pictures.draw_outcomes(recorded.points, recorded.plan, detail, outcomes)
     try:
         pictures.save(fig, path)
