@@ -150,3 +150,21 @@ def test_map_of_a_session_run_on_the_simulator(tmp_path: Path) -> None:
     points = json.loads(export.stdout)["points"]
     assert len(points) == 9 and all(p["x_mm"] is not None and p["outcome"] == "delivered"
                                     for p in points)
+
+
+def test_a_recorded_point_missing_from_the_map_is_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from .helpers import shot, start
+
+    vp = face.face_plan()
+    db = tmp_path / "r.db"
+    with RecordStore(db) as store:
+        snapshot = {"plan": vp.snapshot(),
+                    "points": [{**p.__dict__} for p in vp.points[:3]]}  # a 3-point map
+        sid = start(store, plan_snapshot=snapshot, plan_hash=vp.plan_hash)
+        for i, point in enumerate((1, 2, 999)):
+            store.record_shot(sid, shot(i, "done", point=point))
+        store.end_session(sid, "completed", {})
+    assert main(["records", "--db", str(db), "show", "1", "--map", str(tmp_path / "m.png")]) == 0
+    err = capsys.readouterr().err
+    assert "1 recorded point(s) are not on the plan's map and are not drawn: 999" in err

@@ -118,3 +118,32 @@ def test_show_through_a_pipe_is_plain_lines_with_the_words_last(
     assert lines[points + 1].split() == ["point", "depth", "reached", "planned", "given",
                                          "peak", "shot", "outcome"]
     assert lines[points + 3].endswith("cut short: 7.25 of 20 µL (occlusion, under-delivered)")
+
+
+def test_a_rich_table_exactly_as_wide_as_the_terminal_keeps_words_whole() -> None:
+    from mesodrive.cli.tables import Column, print_table, rich_width
+
+    columns = [Column("n", right=True), Column("when"), Column("reason", free=True)]
+    rows = [["1", "2026-11-30 13:02", CUT_REASON], ["22", "2026-11-30 13:03", ALARM]]
+    width = rich_width(columns, rows)
+    for w in (width, width - 1):  # the narrowest rich form, and one column less: plain
+        buf = io.StringIO()
+        print_table(Console(file=buf, width=w, force_terminal=True, color_system=None),
+                    columns, rows, title="t")
+        out = buf.getvalue()
+        assert ("─" in out) == (w == width)
+        assert max(len(line.rstrip()) for line in out.splitlines()) <= w
+        _words_whole(out, CUT_REASON, ALARM, "2026-11-30 13:02 13:03")
+
+
+def test_plain_lines_wrap_only_the_last_column_and_only_in_a_terminal() -> None:
+    from mesodrive.cli.tables import Column, plain_lines
+
+    columns = [Column("point", right=True), Column("outcome", free=True)]
+    rows = [["7", f"uncertain: {UNCERTAIN_WHY} (counted as delivered)"]]
+    piped = plain_lines(columns, rows)
+    assert piped == ["point  outcome", f"    7  {rows[0][1]}"]
+    narrow = plain_lines(columns, rows, width=40)
+    assert len(narrow) > 2 and all(len(line) <= 40 for line in narrow)
+    assert all(line.startswith(" " * 7) for line in narrow[2:])  # under the outcome column
+    assert " ".join(" ".join(line.split()) for line in narrow[1:]) == f"7 {rows[0][1]}"
