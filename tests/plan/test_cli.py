@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,86 @@ def test_show_invalid_plan_and_unwritable_output(
     assert not (tmp_path / "x.png").exists()
     assert main(["plan", "show", str(EXAMPLES / "face.toml"), "-o",
                  str(tmp_path / "no" / "such" / "dir" / "x.png")]) == 2
+
+
+# --- the picture's content (issue 14): orientation, overrides, a legend for a few depths ---
+
+def _figure(path: Path, color: str = "depth") -> Any:
+    from mesodrive.cli.plan_cmd import draw
+    from mesodrive.plan import validate_plan_file
+
+    return draw(validate_plan_file(path), path, color=color)
+
+
+def _labels(ax: Any) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def _close(fig: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(("name", "front"), [("face.toml", "up, toward the forehead"),
+                                             ("scalp.toml", "front (forehead)")])
+def test_show_marks_the_patients_left_and_right_and_the_front(name: str, front: str) -> None:
+    fig = _figure(EXAMPLES / name)
+    ax = fig.axes[0]
+    xlabel, ylabel = ax.get_xlabel(), ax.get_ylabel()
+    # the plans' frame: x runs from the patient's left to the patient's right
+    assert xlabel.index("patient's left") < xlabel.index("patient's right")
+    assert ylabel.endswith(f"{front} →")  # +y, at the top of the picture
+    assert ax.get_ylim()[0] < ax.get_ylim()[1] and ax.get_xlim()[0] < ax.get_xlim()[1]
+    _close(fig)
+
+
+def test_show_uses_a_legend_entry_per_depth_when_there_are_few() -> None:
+    fig = _figure(EXAMPLES / "face.toml")  # 1.2 mm forehead, 2.0 mm cheeks, 1.5 mm elsewhere
+    assert len(fig.axes) == 1  # no colour bar
+    depths = [label for label in _labels(fig.axes[0]) if label.startswith("depth ")]
+    assert [d.split(" (")[0] for d in depths] == ["depth 1.2 mm", "depth 1.5 mm", "depth 2 mm"]
+    assert sum(int(d.split("(")[1].rstrip(")")) for d in depths) == 105
+    _close(fig)
+
+
+def test_show_uses_a_colour_bar_for_many_depths(tmp_path: Path) -> None:
+    depths = [1.0 + 0.1 * i for i in range(8)]
+    (tmp_path / "points.csv").write_text(
+        "x_mm,y_mm,depth_mm\n" + "".join(f"{10 * i},0,{d:.1f}\n" for i, d in enumerate(depths)))
+    plan = tmp_path / "p.toml"
+    plan.write_text(f'''schema_version = 1
+patient_ref = "T-1"
+library = "{(EXAMPLES / "products.toml").as_posix()}"
+product = "skin-booster-ha"
+indication = "skin"
+points_csv = "points.csv"
+mode = "triggered"
+[defaults]
+depth_mm = 1.5
+volume_ul = 20
+flow_ul_s = 40
+speed_mm_s = 40
+''')
+    fig = _figure(plan)
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "depth (mm)"  # a colour bar
+    assert not any(label.startswith("depth ") for label in _labels(fig.axes[0]))
+    _close(fig)
+
+
+def test_show_rings_the_points_under_a_soft_limit_override() -> None:
+    from mesodrive.plan import validate_plan_file
+
+    vp = validate_plan_file(EXAMPLES / "scalp.toml")
+    (override,) = vp.overrides  # the frontal hairline's 1.2 mm, below the soft minimum
+    expected = {(p.x_mm, p.y_mm) for p in vp.points if p.depth_mm == override.value}
+    assert expected
+    fig = _figure(EXAMPLES / "scalp.toml")
+    ax = fig.axes[0]
+    (rings,) = [line for line in ax.get_lines() if line.get_gid() == "overrides"]
+    assert set(zip(rings.get_xdata(), rings.get_ydata(), strict=True)) == expected
+    assert f"soft-limit override ({len(expected)})" in _labels(ax)
+    _close(fig)
+    fig = _figure(EXAMPLES / "face.toml")  # no overrides: no rings
+    assert not [line for line in fig.axes[0].get_lines() if line.get_gid() == "overrides"]
+    _close(fig)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mesodrive.cli import main
 from mesodrive.records import SHOT_STATES, RecordStore, ShotRow
 from mesodrive.records.export import read_csv, read_json
 
+from .face_session import face_plan, face_session
 from .helpers import filled_db, start
 
 _floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -86,5 +90,72 @@ def test_csv_has_one_line_per_shot_with_readable_columns(tmp_path: Path) -> None
     assert len(lines) == 1 + 4 + 1  # header, shots, the chain-head trailer
     assert lines[-1].startswith("# chain head,16:")
     header = lines[0].split(",")
-    assert header[:4] == ["session", "index", "point", "state"]
+    assert header[:7] == ["session", "index", "point", "x_mm", "y_mm", "zone", "state"]
     assert "requested.depth_mm" in header and "measured.delivered_ul" in header
+
+
+def test_store_export_without_places_keeps_the_columns_empty(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    sid, _ = filled_db(path, 2)
+    out = io.StringIO()
+    with RecordStore(path, readonly=True) as ro:
+        ro.export(sid, "csv", out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))[:-1]
+    assert [(r["x_mm"], r["y_mm"], r["zone"]) for r in rows] == [("", "", "")] * 2
+
+
+@pytest.fixture(scope="module")
+def face_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("face") / "r.db"
+    face_session(path)
+    return path
+
+
+def _export(db: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["records", "--db", str(db), "export", "1", "--format", fmt]) == 0
+    return capsys.readouterr().out
+
+
+def test_csv_export_places_every_shot_on_the_plan(face_db: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    where = {p.point: p for p in face_plan().points}
+    rows = list(csv.DictReader(io.StringIO(_export(face_db, "csv", capsys))))
+    shots, trailer = rows[:-1], rows[-1]
+    assert trailer["session"] == "# chain head"  # still ends with the head
+    assert len(shots) == 99  # points 1-100 but the skipped one; 101-105 never sent
+    for r in shots:
+        p = where[int(r["point"])]
+        assert (float(r["x_mm"]), float(r["y_mm"])) == (p.x_mm, p.y_mm)
+        assert r["zone"] == (p.zone or "")
+    zones = {r["zone"] for r in shots}
+    assert {"forehead", "left cheek", "right cheek", ""} <= zones
+    # read_csv still reads the shots back (the new columns are not shot fields)
+    assert len(read_csv(io.StringIO(_export(face_db, "csv", capsys)))) == 99
+
+
+def test_json_export_lists_each_point_with_its_place_zone_and_outcome(
+        face_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads(_export(face_db, "json", capsys))
+    where = {p.point: p for p in face_plan().points}
+    points = {e["point"]: e for e in doc["points"]}
+    assert sorted(points) == sorted(where)  # every planned point, sent or not
+    for n, p in where.items():
+        assert (points[n]["x_mm"], points[n]["y_mm"], points[n]["zone"]) == (p.x_mm, p.y_mm,
+                                                                             p.zone)
+    assert points[40]["outcome"] == "cut short" and points[40]["delivered_ul"] == 12.0
+    assert points[60]["outcome"] == "skipped" and points[61]["outcome"] == "uncertain"
+    assert points[105]["outcome"] == "not done" and points[105]["shots"] == []
+    assert points[1]["outcome"] == "delivered"
+    assert list(doc)[-1] == "chain" and doc["chain"]["verified"]  # the head stays last
+
+
+def test_export_takes_positions_from_the_plan_when_no_point_list_was_stored(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "r.db"
+    face_session(db, with_points=False)  # only the plan snapshot: restore_snapshot places them
+    doc = json.loads(_export(db, "json", capsys))
+    where = {p.point: p for p in face_plan().points}
+    # without the stored list the records know only the points shots were sent for
+    assert doc["points"] and all((e["x_mm"], e["y_mm"], e["zone"]) == (
+        where[e["point"]].x_mm, where[e["point"]].y_mm, where[e["point"]].zone)
+        for e in doc["points"])

@@ -2,7 +2,9 @@
 
 `check` validates a plan offline against the built-in simulator's capabilities
 (`DeviceLimits.default()`) and prints a summary, or every issue. `show` draws the points
-(coloured by depth or volume), zone outlines and the treatment order.
+(coloured by depth or volume: a legend entry per value when there are a few, else a colour
+bar), zone outlines, the treatment order, the patient's left and right, refills and the points
+under a soft-limit override (`cli.pictures`).
 
 Exit codes: 0 valid · 1 invalid plan · 2 unreadable plan file, bad arguments, or the drawing
 could not be written.
@@ -17,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mesodrive.cli import pictures
 from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.plan import PlanError, PlanFileError, ValidatedPlan, validate_plan_file
 from mesodrive.plan.files import shown_path
@@ -95,11 +98,6 @@ def _check_json(path: Path) -> int:
     return EXIT_OK
 
 
-def _duration(seconds: float) -> str:
-    m, s = divmod(round(seconds), 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
-
-
 def _span(values: list[float], unit: str) -> str:
     lo, hi = min(values), max(values)
     return f"{fmt(lo)} {unit}" if lo == hi else f"{fmt(lo)}–{fmt(hi)} {unit}"
@@ -136,7 +134,7 @@ def summary_lines(vp: ValidatedPlan, path: Path) -> list[str]:
     else:
         lines.append(f"mode       triggered, one shot per trigger (slowest shot "
                      f"{est.per_shot_s:.2f} s)")
-    lines.append(f"estimate   {_duration(est.duration_s)}")
+    lines.append(f"estimate   {pictures.duration(est.duration_s)}")
     if vp.overrides:
         lines.append(f"overrides  {len(vp.overrides)} soft-limit override(s):")
         for o in vp.overrides:
@@ -152,10 +150,7 @@ def summary_lines(vp: ValidatedPlan, path: Path) -> list[str]:
 
 def run_show(args: argparse.Namespace) -> int:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: never open a window, works without a display
-        import matplotlib.pyplot as plt
+        pictures.pyplot()
     except ImportError:
         print("error: `plan show` needs matplotlib (pip install matplotlib)", file=sys.stderr)
         return EXIT_USAGE
@@ -164,57 +159,14 @@ def run_show(args: argparse.Namespace) -> int:
         return vp
     fig = draw(vp, args.plan, color=args.color, numbers=args.numbers)
     try:
-        fig.savefig(args.output, dpi=120)
+        pictures.save(fig, args.output)
     except (OSError, ValueError) as exc:
         print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    finally:
-        plt.close(fig)
     print(f"wrote {args.output} ({len(vp.points)} points)")
     return EXIT_OK
 
 
 def draw(vp: ValidatedPlan, path: Path, *, color: str = "depth", numbers: bool = False) -> Any:
-    """A matplotlib Figure of the plan (the caller saves and closes it)."""
-    import matplotlib.pyplot as plt
-
-    pts = vp.points
-    xs = [p.x_mm for p in pts]
-    ys = [p.y_mm for p in pts]
-    values = [p.depth_mm if color == "depth" else p.volume_ul for p in pts]
-    fig, ax = plt.subplots(figsize=(7.5, 7.5))
-    if vp.plan.area is not None:
-        out = vp.plan.area.outline()
-        ax.plot(out[:, 0], out[:, 1], "-", color="black", lw=1.2, label="area")
-    for zone in vp.plan.zones:
-        out = zone.shape.outline()
-        ax.plot(out[:, 0], out[:, 1], "--", lw=1.0, color="tab:orange")
-        ax.annotate(zone.name, (float(out[:, 0].mean()), float(out[:, 1].max())),
-                    ha="center", va="bottom", fontsize=8, color="tab:orange")
-    ax.plot(xs, ys, "-", color="0.7", lw=0.8, zorder=1, label="order")
-    sc = ax.scatter(xs, ys, c=values, cmap="viridis", s=36, zorder=2, edgecolors="none")
-    fig.colorbar(sc, ax=ax, shrink=0.8, label="depth (mm)" if color == "depth" else "volume (µL)")
-    ax.plot(xs[:1], ys[:1], marker="^", color="tab:green", ms=11, ls="none", zorder=3,
-            label="first (1)")
-    ax.plot(xs[-1:], ys[-1:], marker="s", color="tab:red", ms=9, ls="none", zorder=3,
-            label=f"last ({len(pts)})")
-    if vp.refill_before:
-        rx = [pts[n - 1].x_mm for n in vp.refill_before]
-        ry = [pts[n - 1].y_mm for n in vp.refill_before]
-        ax.plot(rx, ry, marker="o", mfc="none", mec="black", ms=13, ls="none", zorder=3,
-                label="refill before")
-    if numbers:
-        for p in pts:
-            ax.annotate(str(p.point), (p.x_mm, p.y_mm), fontsize=6, xytext=(3, 3),
-                        textcoords="offset points")
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (mm)")
-    ax.set_ylabel("y (mm)")
-    mode = f"auto {fmt(vp.cadence_hz or 0)}/s" if vp.mode == "auto" else "triggered"
-    ax.set_title(f"{path.name}: {vp.product.id} [{vp.product.indication}]\n"
-                 f"{len(pts)} points, {vp.estimate.total_volume_ul / 1000:.2f} mL, {mode}, "
-                 f"~{_duration(vp.estimate.duration_s)}", fontsize=10)
-    # Below the axes, so it never hides points.
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=5, fontsize=7, frameon=False)
-    fig.tight_layout()
-    return fig
+    """A matplotlib Figure of the plan (the caller saves and closes it): `pictures.draw_plan`."""
+    return pictures.draw_plan(vp, path.name, color=color, numbers=numbers)

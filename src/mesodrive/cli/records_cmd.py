@@ -2,7 +2,7 @@
 
     mesodrive records [--db PATH] [--key-file FILE] verify [--expect-head ROWS:HASH ...]
     mesodrive records [--db PATH] list
-    mesodrive records [--db PATH] show SESSION
+    mesodrive records [--db PATH] show SESSION [--map FILE]
     mesodrive records [--db PATH] export SESSION --format csv|json [-o FILE]
     mesodrive records [--db PATH] anchor
 
@@ -10,6 +10,11 @@ The database defaults to the user data directory (`RecordStore.default_path()`).
 subcommand opens it read-only: looking at records never creates or changes one (`anchor` only
 appends a line to the heads file beside it). `list`, `show` and `export` verify the chain too
 and warn on stderr when it does not verify; exports end with the chain's head.
+
+Tables are rich tables only in a terminal wide enough to keep every word whole, else plain
+aligned lines; through a pipe always plain lines, one record a line (`cli.tables`). `show
+--map FILE` draws what happened at each point on the plan's map (`cli.pictures`); exports
+carry each point's position and zone (`cli.session_plan` reads them from the session's plan).
 
 Stored text (patient refs, operators, reasons, alarm details) is never read as rich markup and
 its control characters are shown escaped: a record must not be able to restyle or break the
@@ -32,12 +37,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from mesodrive.cli import pictures
 from mesodrive.cli.exit_codes import ExitCode
+from mesodrive.cli.session_plan import RecordedPlan, recorded_plan
+from mesodrive.cli.tables import Column, cell, print_table
 from mesodrive.records import (
     DamagedRecordsError,
     Head,
@@ -94,8 +99,13 @@ def register(sub: Any) -> None:
     show = action("show", "show one session: header, what happened at each point, alarms, "
                           "operator actions")
     show.add_argument("session", type=int, metavar="SESSION")
+    show.add_argument("--map", type=Path, default=None, metavar="FILE",
+                      help="also draw what happened at each point on the plan's map "
+                           "(PNG, SVG, PDF), as `plan show` draws the plan")
     show.set_defaults(func=_show)
-    exp = action("export", "export one session as CSV (one line per shot) or JSON (all)")
+    exp = action("export", "export one session as CSV (one line per shot, with its point's "
+                           "x_mm, y_mm and zone) or JSON (all, and each point's position, zone "
+                           "and outcome)")
     exp.add_argument("session", type=int, metavar="SESSION")
     exp.add_argument("--format", choices=["csv", "json"], required=True)
     exp.add_argument("-o", "--output", type=Path, default=None,
@@ -204,10 +214,13 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
-def _t(value: object) -> Text:
-    """Stored text as a rich Text (never markup), control characters made visible."""
-    text = "" if value is None else str(value)
-    return Text("".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text))
+_t = cell  # stored text as shown: control characters escaped, never markup
+
+
+_LIST_COLUMNS = [Column("id", right=True), Column("started UTC"), Column("status"),
+                 Column("points", right=True), Column("µL", right=True),
+                 Column("unc.", right=True), Column("product", free=True),
+                 Column("patient", free=True)]
 
 
 @_guarded
@@ -217,46 +230,67 @@ def _list(args: argparse.Namespace) -> int:
         _warn_unverified(store)
     console = _console()
     if not sessions:
-        console.print(_t(f"no sessions in {store.path}"))
+        console.file.write(f"no sessions in {_t(store.path)}\n")
         return EXIT_OK
-    table = Table(title=_t(f"sessions in {store.path}"), box=box.SIMPLE_HEAD)
-    # Sized for 80 columns (the plan hash and full timestamps are in `show`): only the free
-    # text columns may wrap, so figures are never cut.
-    for col, right in [("id", True), ("started UTC", False), ("status", False),
-                       ("patient", False), ("product", False), ("points", True), ("µL", True),
-                       ("unc.", True)]:
-        free = col in ("patient", "product")
-        table.add_column(col, justify="right" if right else "left", no_wrap=not free,
-                         overflow="fold" if free else "ellipsis")
-    for s in sessions:
-        planned = "?" if s.points_planned is None else str(s.points_planned)
-        table.add_row(_t(s.id), _t(_when(s.started_at)), _t(s.status), _t(s.patient_ref),
-                      _t(s.product_id), _t(f"{s.points_done}/{planned}"),
-                      _t(f"{s.volume_delivered_ul:.1f}"), _t(s.uncertain_shots))
-    console.print(table)
+    # Figures and timestamps never wrap (the plan hash and full timestamps are in `show`);
+    # the free text goes last, so the plain form only ever wraps that.
+    rows = [[_t(s.id), _t(_when(s.started_at)), _t(s.status),
+             _t(f"{s.points_done}/{'?' if s.points_planned is None else s.points_planned}"),
+             _t(f"{s.volume_delivered_ul:.1f}"), _t(s.uncertain_shots), _t(s.product_id),
+             _t(s.patient_ref)] for s in sessions]
+    print_table(console, _LIST_COLUMNS, rows, title=f"sessions in {_t(store.path)}")
     return EXIT_OK
 
 
 @_guarded
 def _show(args: argparse.Namespace) -> int:
+    map_path: Path | None = args.map
+    if map_path is not None:
+        _check_output(map_path, _db(args), "the map")
+        try:
+            pictures.pyplot()
+        except ImportError:
+            raise _InputError("`records show --map` needs matplotlib "
+                              "(pip install matplotlib)") from None
     with _open(args) as store:
         detail = store.session(_session(args.session))
         _warn_unverified(store)
+    recorded = recorded_plan(detail) if map_path is not None else None
+    if recorded is not None and not recorded.points:
+        raise _InputError(f"session {detail.summary.id} has no recorded plan with point "
+                          f"positions: there is no map to draw")
     _print_detail(_console(), detail)
+    if map_path is not None and recorded is not None:
+        _write_map(map_path, recorded, detail)
     return EXIT_OK
+
+
+def _write_map(path: Path, recorded: RecordedPlan, detail: SessionDetail) -> None:
+    for note in recorded.notes:
+        print(f"note: {note}", file=sys.stderr)
+    outcomes = point_outcomes(detail)
+    known = {p.point for p in recorded.points}
+    stray = sorted(o.point for o in outcomes if o.point not in known)
+    if stray:
+        print(f"note: {len(stray)} recorded point(s) are not on the plan's map and are not "
+              f"drawn: {', '.join(map(str, stray[:10]))}{' ...' if len(stray) > 10 else ''}",
+              file=sys.stderr)
+    fig = pictures.draw_outcomes(recorded.points, recorded.plan, detail, outcomes)
+    try:
+        pictures.save(fig, path)
+    except (OSError, ValueError) as exc:
+        raise _InputError(f"cannot write the map to {path}: {exc}") from None
+    print(f"wrote {path} ({len(recorded.points)} points)", file=sys.stderr)
 
 
 def _print_detail(console: Console, d: SessionDetail) -> None:
     s = d.summary
     outcomes = point_outcomes(d)
-    header = Table.grid(padding=(0, 2))
-    header.add_column(style="bold")
-    header.add_column()
     planned = "?" if s.points_planned is None else str(s.points_planned)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.outcome] = counts.get(o.outcome, 0) + 1
-    for key, value in [
+    header = [
         ("session", f"{s.id} (device session {s.device_session})"),
         ("status", s.status), ("started", s.started_at), ("ended", s.ended_at or "-"),
         ("patient", s.patient_ref or "-"), ("product", s.product_id or "-"),
@@ -266,29 +300,23 @@ def _print_detail(console: Console, d: SessionDetail) -> None:
                    + (" · ".join(f"{n} {word}" for word, n in counts.items()) or "none")),
         ("volume", f"{s.volume_delivered_ul:.2f} µL delivered"),
         ("uncertain", f"{s.uncertain_shots} (counted as delivered)"),
-    ]:
-        header.add_row(_t(key), _t(value))
-    console.print(header)
-
-    if len(outcomes) > RICH_ROWS or not console.is_terminal:
-        _plain_points(console, outcomes)
-    else:
-        _rich_points(console, outcomes)
+    ]
+    print_table(console, [Column("", bold=True), Column("", free=True)],
+                [[_t(k), _t(v)] for k, v in header], header=False)
+    # Long sessions: plain lines whatever the output (a rich table of thousands of rows
+    # costs seconds); the rule of `print_table` otherwise.
+    print_table(console, _POINT_COLUMNS, [_point_cells(o) for o in outcomes],
+                title="what happened at each point (mm, µL, kPa)",
+                plain=len(outcomes) > RICH_ROWS)
     if d.alarms:
-        alarms = Table(title="alarms")
-        for col in ["time", "code", "detail"]:
-            alarms.add_column(col)
-        for a in d.alarms:
-            alarms.add_row(_t(_when(a.ts)), _t(a.code), _t(a.detail))
-        console.print(alarms)
+        print_table(console, [Column("time"), Column("code"), Column("detail", free=True)],
+                    [[_t(_when(a.ts)), _t(a.code), _t(a.detail)] for a in d.alarms],
+                    title="alarms")
     if d.actions:
-        actions = Table(title="operator actions")
-        for col in ["time", "action", "operator", "reason"]:
-            actions.add_column(col)
-        for act in d.actions:
-            actions.add_row(_t(_when(act.ts)), _t(act.action), _t(act.operator),
-                            _t(act.reason))
-        console.print(actions)
+        print_table(console, [Column("time"), Column("action"), Column("operator"),
+                              Column("reason", free=True)],
+                    [[_t(_when(a.ts)), _t(a.action), _t(a.operator), _t(a.reason)]
+                     for a in d.actions], title="operator actions")
 
 
 RICH_ROWS = 300  # beyond this a rich table costs seconds; plain aligned lines cost nothing
@@ -296,40 +324,14 @@ RICH_ROWS = 300  # beyond this a rich table costs seconds; plain aligned lines c
 
 def _point_cells(o: Any) -> list[str]:
     return [str(o.point), _num(o.depth_mm), _num(o.reached_mm), _num(o.planned_ul),
-            _num(o.delivered_ul), _num(o.peak_kpa), ", ".join(map(str, o.shots)) or "-", o.text]
+            _num(o.delivered_ul), _num(o.peak_kpa), ", ".join(map(str, o.shots)) or "-",
+            _t(o.text)]
 
 
-_POINT_COLUMNS = ["point", "depth", "reached", "planned", "given", "peak", "shot", "outcome"]
-
-
-def _rich_points(console: Console, outcomes: list[Any]) -> None:
-    points = Table(title="what happened at each point (mm, µL, kPa)", box=box.SIMPLE_HEAD)
-    # Figures never wrap; the outcome takes the rest of the width and wraps at words.
-    for col in _POINT_COLUMNS:
-        if col == "outcome":
-            points.add_column(col, ratio=1, min_width=12, overflow="fold")
-        else:
-            points.add_column(col, justify="right", no_wrap=True)
-    for o in outcomes:
-        points.add_row(*(_t(c) for c in _point_cells(o)))
-    console.print(points)
-
-
-def _plain_points(console: Console, outcomes: list[Any]) -> None:
-    """Aligned plain lines, one per point (long sessions, pipes): figures right-aligned, the
-    outcome in words last so a narrow terminal only wraps the words."""
-    rows = [_point_cells(o) for o in outcomes]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(_POINT_COLUMNS[:-1])]
-    out = console.file
-    out.write("what happened at each point (mm, µL, kPa)\n")
-    for cells in [_POINT_COLUMNS, *rows]:
-        figures = "  ".join(c.rjust(w) for c, w in zip(cells[:-1], widths, strict=True))
-        out.write(f"{figures}  {_safe(cells[-1])}\n")
-
-
-def _safe(text: str) -> str:
-    """Stored text printed plainly: control characters shown escaped, never interpreted."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+# Figures never wrap; the outcome in words is last and wraps between words.
+_POINT_COLUMNS = [Column(name, right=True) for name in
+                  ["point", "depth", "reached", "planned", "given", "peak", "shot"]] + \
+    [Column("outcome", free=True)]
 
 
 @_guarded
@@ -338,8 +340,12 @@ def _export(args: argparse.Namespace) -> int:
     if out_path is not None:
         _check_output(out_path, _db(args))
     with _open(args) as store:
+        number = _session(args.session)
+        recorded = recorded_plan(store.session(number), restore=False)
+        for note in recorded.notes:
+            print(f"note: {note}", file=sys.stderr)
         buffer = io.StringIO(newline="")  # whole export first: a failure leaves no file
-        check = store.export(_session(args.session), args.format, buffer)
+        check = store.export(number, args.format, buffer, places=recorded.places())
     if not check.ok:
         print(f"warning: these records do not verify: {check.problem}\nwarning: the export "
               f"says so at its end; run `mesodrive records verify`", file=sys.stderr)
@@ -356,9 +362,9 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_output(out: Path, db: Path) -> None:
+def _check_output(out: Path, db: Path, what: str = "the export") -> None:
     """Say what is wrong with the *output* path before anything is read or written."""
-    where = f"cannot write the export to {out}"
+    where = f"cannot write {what} to {out}"
     if out.is_dir():
         raise _InputError(f"{where}: it is a folder (give a file name)")
     parent = out.parent

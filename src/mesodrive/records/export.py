@@ -6,6 +6,12 @@ so an export can later be compared with the database). Both read back (`read_csv
 Both end with the chain's head (`ROWS:HASH`) and whether the chain verified when exported: a
 printed or archived export is one more copy of the head kept outside the database (`anchor`).
 In CSV that is a last line whose first cell starts with "#" (`read_csv` skips it).
+
+Each shot also carries where it went: its point's `x_mm`, `y_mm` and `zone` (CSV columns after
+`point`; in JSON a `points` list, one entry per point with its outcome), so a clinic can map a
+session in its own tools. The positions come from the plan, which this layer does not read
+(it may not import `mesodrive.plan`): the caller passes them in as `places`; without them the
+columns are there but empty, so the header never depends on who exported.
 """
 
 from __future__ import annotations
@@ -13,14 +19,30 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from mesodrive.records.models import JournalEntry, SessionDetail, ShotRow, VerifyResult
+from mesodrive.records.outcomes import point_outcomes
 
 EXPORT_FORMAT = "mesodrive-records-export"
 EXPORT_VERSION = 1
 
-_BASE_COLUMNS = ["session", "index", "point", "state", "reason", "boot_nonce", "recorded_at"]
+_BASE_COLUMNS = ["session", "index", "point", "x_mm", "y_mm", "zone", "state", "reason",
+                 "boot_nonce", "recorded_at"]
+
+
+@dataclass(frozen=True)
+class PointPlace:
+    """Where a planned point is on the treatment map (mm), and its zone (None: no zone)."""
+
+    x_mm: float
+    y_mm: float
+    zone: str | None
+
+
+Places = Mapping[int, PointPlace]  # point number -> place
 # Known keys first, in a reading order; any other key the controller adds follows, sorted.
 _KNOWN = {
     "requested": ["depth_mm", "volume_ul", "flow_ul_s", "speed_mm_s", "dwell_s"],
@@ -45,14 +67,23 @@ def chain_status(check: VerifyResult) -> dict[str, Any]:
             "problem": check.problem}
 
 
-def write_csv(detail: SessionDetail, out: TextIO, check: VerifyResult) -> None:
+def _place_cells(places: Places | None, point: int) -> list[str]:
+    place = (places or {}).get(point)
+    if place is None:
+        return ["", "", ""]
+    return [_cell(place.x_mm), _cell(place.y_mm), place.zone or ""]
+
+
+def write_csv(detail: SessionDetail, out: TextIO, check: VerifyResult,
+              places: Places | None = None) -> None:
     groups = {g: _columns(g, detail.shots) for g in _KNOWN}
     header = _BASE_COLUMNS + [f"{g}.{k}" for g, keys in groups.items() for k in keys]
     writer = csv.writer(out)  # \r\n terminator (RFC 4180): a \r or \n in a field gets quoted
     writer.writerow(header)
     for row in detail.shots:
-        line: list[str] = [str(detail.summary.id), str(row.index), str(row.point), row.state,
-                           row.reason, str(row.boot_nonce), detail.shot_times.get(row.index, "")]
+        line: list[str] = [str(detail.summary.id), str(row.index), str(row.point),
+                           *_place_cells(places, row.point), row.state, row.reason,
+                           str(row.boot_nonce), detail.shot_times.get(row.index, "")]
         for g, keys in groups.items():
             values = getattr(row, g) or {}
             line += [_cell(values.get(k)) for k in keys]
@@ -103,8 +134,22 @@ def read_csv(src: TextIO) -> list[ShotRow]:
     return rows
 
 
+def _points(detail: SessionDetail, places: Places | None) -> list[dict[str, Any]]:
+    """One entry per point: where it is and what happened there (`point_outcomes`)."""
+    out = []
+    for o in point_outcomes(detail):
+        place = (places or {}).get(o.point)
+        out.append({"point": o.point,
+                    "x_mm": place.x_mm if place else None,
+                    "y_mm": place.y_mm if place else None,
+                    "zone": place.zone if place else None,
+                    "outcome": o.outcome, "text": o.text, "planned_ul": o.planned_ul,
+                    "delivered_ul": o.delivered_ul, "shots": list(o.shots)})
+    return out
+
+
 def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO,
-               check: VerifyResult) -> None:
+               check: VerifyResult, places: Places | None = None) -> None:
     doc = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -115,6 +160,7 @@ def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO,
         "device": detail.device,
         "calibration": detail.calibration,
         "end_summary": detail.end_summary,
+        "points": _points(detail, places),
         "shots": [{**row.to_body(), "recorded_at": detail.shot_times.get(row.index)}
                   for row in detail.shots],
         "alarms": [dataclasses.asdict(a) for a in detail.alarms],

@@ -346,9 +346,11 @@ class RecordStore:
         """Does this store chain (and verify) with an HMAC key?"""
         return self._key is not None
 
-    def export(self, session_id: int, fmt: Literal["csv", "json"], out: TextIO) -> VerifyResult:
+    def export(self, session_id: int, fmt: Literal["csv", "json"], out: TextIO,
+               places: export.Places | None = None) -> VerifyResult:
         """Write one session; the export ends with the chain's head and whether it verified
-        (returned too, so a front end can warn)."""
+        (returned too, so a front end can warn). `places`: each point's position and zone,
+        which the caller reads from the plan (this layer does not)."""
         if fmt not in ("csv", "json"):
             raise ValueError(f"unknown export format {fmt!r} (csv or json)")
         detail = self.session(session_id)
@@ -357,9 +359,9 @@ class RecordStore:
         except KeyRequiredError as exc:
             check = VerifyResult(False, 0, None, f"not verified: {exc}")
         if fmt == "csv":
-            export.write_csv(detail, out, check)
+            export.write_csv(detail, out, check, places)
         else:
-            export.write_json(detail, self.journal(session_id), out, check)
+            export.write_json(detail, self.journal(session_id), out, check, places)
         return check
 
 
