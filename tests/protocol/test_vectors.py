@@ -1,7 +1,7 @@
 """The Python codec against the golden vectors in firmware_protocol/vectors/.
 
 The vectors are built from messages.toml alone (firmware_protocol/make_vectors.py), so these tests
-check the generated Python codec independently; tests/test_c_codec.py checks the C codec against
+check the generated Python codec independently; tests/protocol/test_c_codec.py checks the C codec against
 the same files.
 """
 
