@@ -23,9 +23,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import multiprocessing
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -80,12 +82,18 @@ def busy() -> None:  # pragma: no cover - child process
 def write_plan(tmp: Path, points: int) -> None:
     (tmp / "products.toml").write_text(LIBRARY)
     (tmp / "plan.toml").write_text(PLAN)
-    # exactly N points, 10 mm apart in rows of 10 (an explicit point list)
+    # exactly N points on a square grid (an explicit point list) that keeps to the plan rules:
+    # at most 500 mm across, at least 2 mm apart (10 mm when there is room)
+    side = math.ceil(math.sqrt(points))
+    pitch = max(2.0, min(10.0, 490.0 / side))
     (tmp / "points.csv").write_text("x_mm,y_mm\n" + "".join(
-        f"{10 * (i % 10)},{10 * (i // 10)}\n" for i in range(points)))
+        f"{pitch * (i % side):.2f},{pitch * (i // side):.2f}\n" for i in range(points)))
 
 
 def warp(points: int, speed: float, *, busy_core: bool) -> None:
+    # At K× a 100 ms (simulated) heartbeat gap is 100/K ms of wall time, less than Python's
+    # default 5 ms thread switch interval lets the I/O thread wait for the GIL: switch faster.
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
     tmp = Path(tempfile.mkdtemp(prefix="bench-warp-"))
     write_plan(tmp, points)
     hog = multiprocessing.Process(target=busy, daemon=True) if busy_core else None
