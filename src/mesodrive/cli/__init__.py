@@ -12,12 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from mesodrive import __version__
-from mesodrive.cli import demo_cmd, devices_cmd, plan_cmd, records_cmd, run_cmd, sim_cmd
+from mesodrive.cli import (
+    calibrate_cmd,
+    demo_cmd,
+    devices_cmd,
+    plan_cmd,
+    records_cmd,
+    run_cmd,
+    sim_cmd,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # Subcommand modules, each with `register(subparsers) -> None`; the parser's `func` runs it.
-COMMANDS = [run_cmd, plan_cmd, records_cmd, demo_cmd, devices_cmd, sim_cmd]
+COMMANDS = [run_cmd, plan_cmd, records_cmd, demo_cmd, devices_cmd, sim_cmd, calibrate_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
