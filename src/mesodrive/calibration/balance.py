@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 from mesodrive.calibration import sics
 from mesodrive.calibration.errors import (
@@ -28,24 +28,12 @@ from mesodrive.calibration.errors import (
     BalanceUnderload,
     BalanceUnstable,
 )
+from mesodrive.calibration.serial_lines import LineChannel, LineErrors, SerialPort, open_port
 
-__all__ = ["BalanceIdentity", "MtSicsBalance", "SerialPort"]
+__all__ = ["BalanceIdentity", "MtSicsBalance"]
 
-# How long one port.read may block; the overall deadline is ours, not the port's.
-_POLL_S = 0.05
-_MAX_LINE = 256  # a reply longer than this is not MT-SICS (and a wrong baud rate never ends)
-
-
-class SerialPort(Protocol):
-    """What we need of a pyserial port (`serial.Serial`, `serial_for_url(...)`)."""
-
-    timeout: float | None
-
-    def write(self, data: bytes) -> int | None: ...
-    def read(self, size: int = 1) -> bytes: ...
-    def reset_input_buffer(self) -> None: ...
-    def close(self) -> None: ...
-
+_ERRORS = LineErrors(link=BalanceLinkError, timeout=BalanceTimeout, garbled=BalanceGarbled,
+                     name="balance")
 
 @dataclass(frozen=True, slots=True)
 class BalanceIdentity:
@@ -72,31 +60,19 @@ class MtSicsBalance:
         busy_delay_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._port = port
-        self._port.timeout = _POLL_S
+        self._channel = LineChannel(port, _ERRORS, clock)
         self.reply_timeout_s = reply_timeout_s
         self.stable_timeout_s = stable_timeout_s
         self.busy_retries = busy_retries
         self.busy_delay_s = busy_delay_s
-        self._clock = clock
-        self._pending = bytearray()
 
     @classmethod
     def open(cls, url: str, *, baudrate: int = 9600, **options: Any) -> MtSicsBalance:
         """Open `url` (8N1 at `baudrate`, the MT-SICS default) and wrap it."""
-        import serial
-
-        try:
-            port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_S)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise BalanceLinkError(f"cannot open {url!r}: {exc}") from None
-        return cls(port, **options)
+        return cls(open_port(url, baudrate, _ERRORS), **options)
 
     def close(self) -> None:
-        try:
-            self._port.close()
-        except OSError:  # closing a port whose device vanished
-            pass
+        self._channel.close()
 
     def __enter__(self) -> Self:
         return self
@@ -159,11 +135,10 @@ class MtSicsBalance:
         raise BalanceBusy(f"{command}: the balance stayed busy ({self.busy_retries + 1} tries)")
 
     def _exchange(self, command: str, ids: tuple[str, ...], timeout: float) -> sics.Reply:
-        self._discard_stale()
-        self._write(command.encode("ascii") + b"\r\n")
-        deadline = self._clock() + timeout
+        self._channel.send(command)
+        deadline = self._channel.deadline(timeout)
         while True:
-            line = self._read_line(deadline, command, timeout)
+            line = self._channel.read_line(timeout, command, deadline)
             reply = sics.parse_reply(line)
             if isinstance(reply, sics.CommandError) or reply.command in ids:
                 return reply
@@ -191,59 +166,6 @@ class MtSicsBalance:
                 f"{command}: underload: the load is below the range (pan missing or lifted?)"
             )
         return reply
-
-    def _discard_stale(self) -> None:
-        self._pending.clear()
-        try:
-            self._port.reset_input_buffer()
-        except Exception as exc:  # noqa: BLE001 - SerialException, OSError, a closed socket
-            raise BalanceLinkError(f"serial port: {exc}") from None
-
-    def _write(self, data: bytes) -> None:
-        try:
-            self._port.write(data)
-        except Exception as exc:  # noqa: BLE001 - SerialException, OSError, a closed socket
-            raise BalanceLinkError(f"cannot write to the balance: {exc}") from None
-
-    def _read_line(self, deadline: float, command: str, timeout: float) -> bytes:
-        """The next non-empty line (CR, LF or CR LF ends it) before `deadline`."""
-        while True:
-            line = self._take_line()
-            if line is not None:
-                return line
-            if len(self._pending) > _MAX_LINE:
-                raise BalanceGarbled(
-                    f"{command}: {len(self._pending)} bytes without a line end: "
-                    f"{bytes(self._pending[:24])!r}… (wrong baud rate?)"
-                )
-            if self._clock() >= deadline:
-                if self._pending:
-                    raise BalanceGarbled(
-                        f"{command}: an incomplete reply {bytes(self._pending[:40])!r} "
-                        f"(wrong baud rate or line end?)"
-                    )
-                raise BalanceTimeout(
-                    f"{command}: no answer within {timeout:g} s (is the balance on, "
-                    "the cable connected, the port and baud rate right?)"
-                )
-            try:
-                chunk = self._port.read(1)
-                if chunk:
-                    chunk += self._port.read(getattr(self._port, "in_waiting", 0) or 0)
-            except Exception as exc:  # noqa: BLE001 - SerialException, OSError
-                raise BalanceLinkError(f"cannot read from the balance: {exc}") from None
-            self._pending += chunk
-
-    def _take_line(self) -> bytes | None:
-        while True:
-            ends = [i for i in (self._pending.find(b"\r"), self._pending.find(b"\n")) if i >= 0]
-            if not ends:
-                return None
-            end = min(ends)
-            line = bytes(self._pending[:end])
-            del self._pending[: end + 1]
-            if line.strip():
-                return line
 
     # ----- reply shapes ----------------------------------------------------------------------
     @staticmethod
