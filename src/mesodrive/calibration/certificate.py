@@ -76,8 +76,8 @@ class DepthRecord(_Strict):
     requested_mm: float
     commanded_mm: float
     readings_mm: list[float]
-    mean_mm: float
-    error_mm: float
+    mean_mm: float | None  # None: unreachable (see verdict.note)
+    error_mm: float | None
     verdict: DepthVerdict
 
 
@@ -144,9 +144,10 @@ def dose_record(result: GravimetricResult, commanded_ul: float, limits: Calibrat
 
 
 def depth_record(point: DepthPoint, limits: CalibrationLimits) -> DepthRecord:
+    verdict = verify_depth(point, limits)
     return DepthRecord(requested_mm=point.requested_mm, commanded_mm=point.commanded_mm,
-                       readings_mm=list(point.measured_mm), mean_mm=point.mean_mm,
-                       error_mm=point.error_mm, verdict=verify_depth(point, limits))
+                       readings_mm=list(point.measured_mm), mean_mm=verdict.mean_mm,
+                       error_mm=verdict.error_mm, verdict=verdict)
 
 
 def build_certificate(

@@ -90,9 +90,9 @@ def _depth_plot(cert: Certificate) -> str | None:
     ax.axhspan(-tol, tol, alpha=0.15, color="green", label=f"acceptance band (±{tol:g} mm)")
     for records, label, marker in ((cert.depth_before, "as found", "o"),
                                    (cert.depth_after, "as left", "s")):
-        if records:
-            ax.plot([r.requested_mm for r in records], [r.error_mm for r in records], marker,
-                    label=label)
+        shown = [(r.requested_mm, r.error_mm) for r in records if r.error_mm is not None]
+        if shown:
+            ax.plot([x for x, _ in shown], [y for _, y in shown], marker, label=label)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(depths)
     ax.set_xlabel("requested depth (mm)")
@@ -115,9 +115,10 @@ _DOSE_HEAD = ["V₀ µL", "commanded µL", "mean µL", "e_s µL", "e_s %", "limi
 
 
 def _depth_rows(records: list[DepthRecord]) -> list[list[str]]:
-    return [[f"{r.requested_mm:g}", f"{r.commanded_mm:.4f}", f"{r.mean_mm:.4f}",
-             f"{r.error_mm:+.4f}", f"±{r.verdict.tolerance_mm:g}", _verdict(r.verdict.passed)]
-            for r in records]
+    return [[f"{r.requested_mm:g}", f"{r.commanded_mm:.4f}",
+             "—" if r.mean_mm is None else f"{r.mean_mm:.4f}",
+             _e(r.verdict.note) if r.error_mm is None else f"{r.error_mm:+.4f}",
+             f"±{r.verdict.tolerance_mm:g}", _verdict(r.verdict.passed)] for r in records]
 
 
 _DEPTH_HEAD = ["requested mm", "commanded mm", "mean mm", "error mm", "limit mm", "verdict"]

@@ -85,3 +85,37 @@ class FitError(CalibrationError):
 
 class LimitsError(CalibrationError):
     """The acceptance limits file is missing, malformed, or has no limit for a test point."""
+
+
+# ----- depth gauge --------------------------------------------------------------------------------
+class GaugeError(CalibrationError):
+    """The depth gauge could not do what was asked."""
+
+
+class GaugeLinkError(GaugeError):
+    """The gauge's serial link failed (port missing, busy, closed, I/O error)."""
+
+
+class GaugeTimeout(GaugeError):
+    """The gauge did not answer in time."""
+
+
+class GaugeGarbled(GaugeError):
+    """The gauge answered with something that is not one of its replies."""
+
+
+class GaugeRefused(GaugeError):
+    """`ERR CMD` / `ERR PARAM` / `ERR LINE`: the gauge refused the command."""
+
+
+class GaugeOutOfRange(GaugeError):
+    """`ERR RANGE`: the spindle is outside the gauge's measuring range."""
+
+
+# ----- guided runs -------------------------------------------------------------------------------
+class RunError(CalibrationError):
+    """A guided calibration run could not continue (a shot failed, the device went away)."""
+
+
+class InjectorUnavailable(RunError):
+    """The injector cannot be reached or refused the connection."""

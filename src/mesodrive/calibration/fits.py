@@ -74,7 +74,9 @@ class DepthFit:
 
 
 def fit_depth(points: Sequence[DepthPoint]) -> DepthFit:
-    line = fit_line([p.commanded_mm for p in points], [p.mean_mm for p in points])
+    """Points without readings (unreachable with the profile in use) do not take part."""
+    measured = [p for p in points if p.measured_mm] or list(points)
+    line = fit_line([p.commanded_mm for p in measured], [p.mean_mm for p in measured])
     return DepthFit(scale=line.slope, offset_mm=line.intercept, line=line)
 
 

@@ -83,10 +83,11 @@ class DoseVerdict(_Strict):
 
 class DepthVerdict(_Strict):
     requested_mm: float
-    mean_mm: float
-    error_mm: float
+    mean_mm: float | None  # None: the depth could not be reached (no readings)
+    error_mm: float | None
     tolerance_mm: float
     passed: bool
+    note: str = ""
 
 
 def verify_dose(result: GravimetricResult, limits: CalibrationLimits) -> DoseVerdict:
@@ -103,8 +104,13 @@ def verify_dose(result: GravimetricResult, limits: CalibrationLimits) -> DoseVer
 
 
 def verify_depth(point: DepthPoint, limits: CalibrationLimits) -> DepthVerdict:
-    error = point.error_mm
     tolerance = limits.depth.tolerance_mm
+    if not point.measured_mm:
+        return DepthVerdict(requested_mm=point.requested_mm, mean_mm=None, error_mm=None,
+                            tolerance_mm=tolerance, passed=False,
+                            note=f"unreachable: needs a commanded depth of "
+                                 f"{point.commanded_mm:.3f} mm, outside the device's range")
+    error = point.error_mm
     return DepthVerdict(
         requested_mm=point.requested_mm,
         mean_mm=point.mean_mm,
