@@ -83,13 +83,15 @@ def calibrate_dose(
     technician: str,
     profile_before: CalibrationProfile,
     settings: DoseRunSettings | None = None,
+    blank_s: float = 60.0,
     balance_repeatability_mg: float | None = None,
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DoseCalibration:
     settings = settings or DoseRunSettings(
-        volumes_ul=tuple(p.volume_ul for p in limits.dose.points), replicates=limits.dose.replicates)
+        volumes_ul=tuple(p.volume_ul for p in limits.dose.points), replicates=limits.dose.replicates,
+        blank_s=blank_s)
     for volume in settings.volumes_ul:
         limits.dose_limit(volume)  # refuse a volume without a limit before any shot
     session = _session_base()
