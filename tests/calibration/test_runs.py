@@ -1,4 +1,4 @@
-"""Guided runs on the simulated calibration rig (in-process links, time-warped ×10): the
+"""Guided runs on the simulated calibration rig (in-process links, time-warped ×5): the
 calibration finds the simulator's hidden dose and depth errors, the new profile cancels
 them within the ISO 8655-2 / ±0.03 mm limits, and failures stop the run with a typed error."""
 
@@ -28,7 +28,7 @@ from mesodrive.driver.session import Injector
 from mesodrive.driver.timebase import Timebase
 from mesodrive.driver.transport import Transport
 
-SPEED = 10.0
+SPEED = 5.0  # time-warped; ×10 leaves the 250 ms dead-man only 25 ms of wall time
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
 
 
@@ -92,7 +92,7 @@ def test_dose_calibration_finds_and_cancels_the_hidden_errors(rig: CalibrationRi
         outcome = calibrate_dose(
             connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0), limits=limits,
             limits_source="test", technician="T", profile_before=IDENTITY,
-            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=4, blank_s=20.0),
+            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=4, blank_s=5.0),
             progress=progress, clock=TB.now, sleep=TB.sleep)
     # The simulator: true volume = 1.03 · commanded − 0.12 µL.
     assert outcome.fit.gain == pytest.approx(1.03, abs=0.006)

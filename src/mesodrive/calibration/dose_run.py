@@ -47,7 +47,7 @@ class DoseRunSettings:
     blank_s: float = 60.0
     prime_ul: float = 20.0
     depth_mm: float = 2.0  # the needle's stroke into the vessel; irrelevant to the volume
-    land_s: float = 0.2  # after the shot, before weighing: the drop reaches the pan
+    land_s: float = 1.0  # after the shot, before weighing: the drop reaches the pan
     shot: ShotSettings = field(default_factory=ShotSettings)
 
 
