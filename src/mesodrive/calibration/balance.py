@@ -35,6 +35,7 @@ __all__ = ["BalanceIdentity", "MtSicsBalance"]
 _ERRORS = LineErrors(link=BalanceLinkError, timeout=BalanceTimeout, garbled=BalanceGarbled,
                      name="balance")
 
+
 @dataclass(frozen=True, slots=True)
 class BalanceIdentity:
     model: str
