@@ -140,6 +140,20 @@ def _raw(cert: Certificate) -> str:
     return "".join(parts)
 
 
+def _budget(records: list[DoseRecord]) -> list[str]:
+    """The GUM budget, one column per test volume (as left when there is one)."""
+    if not records:
+        return []
+    names = list(records[0].uncertainty.components_ul)
+    rows = [[_e(name)] + [f"{r.uncertainty.components_ul[name]:.5f}" for r in records]
+            for name in names]
+    rows.append(["combined u_c"] + [f"{r.uncertainty.combined_ul:.5f}" for r in records])
+    rows.append(["expanded U (k = 2)"] + [f"{r.uncertainty.expanded_ul:.4f}" for r in records])
+    head = ["component", *(f"{r.volume_ul:g} µL" for r in records)]
+    return ["<h2>Uncertainty budget (standard uncertainties, µL)</h2>",
+            _table(head, rows, left=1)]
+
+
 def render_html(cert: Certificate) -> str:
     """The whole certificate as one printable, self-contained HTML document."""
     env = cert.environment
@@ -183,14 +197,7 @@ def render_html(cert: Certificate) -> str:
         [[label, _e(p.name), f"{p.depth_scale:.5f}", f"{p.depth_offset_mm:+.4f}",
           f"{p.volume_gain:.5f}", f"{p.volume_offset_ul:+.4f}"]
          for label, p in (("before", b), ("after", a))], left=2)]
-    budget_rows = [[_e(name)] + [f"{r.uncertainty.components_ul[name]:.5f}"
-                                 for r in cert.dose_after or cert.dose_before]
-                   for name in ((cert.dose_after or cert.dose_before)[0].uncertainty.components_ul
-                                if (cert.dose_after or cert.dose_before) else {})]
-    if budget_rows:
-        volumes = [f"u at {r.volume_ul:g} µL" for r in cert.dose_after or cert.dose_before]
-        sections += ["<h2>Uncertainty budget (standard uncertainties, µL)</h2>",
-                     _table(["component", *volumes], budget_rows, left=1)]
+    sections += _budget(cert.dose_after or cert.dose_before)
     sections += ["<h2>Raw readings</h2>", _raw(cert)]
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             f"<title>{_e(cert.certificate_id)}</title><style>{_CSS}</style></head><body>"
