@@ -5,6 +5,10 @@ prints each point, writes the certificate and the new profile, and exits by the 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,3 +140,22 @@ def test_an_unreachable_injector_is_a_device_error(
     assert code == 3
     assert "cannot connect to the injector at '/dev/no-such-injector'" in err
     assert "hint: check the injector's cable and URL" in err
+
+
+@pytest.mark.slow
+def test_a_fault_mid_run_is_one_clear_error_without_traceback(tmp_path: Path) -> None:
+    """As a process (no test logging in the way): the stalled shot stops the run; the refused
+    disarm that follows is one warning line, and nothing prints a traceback."""
+    with bench("seed=23&faults=stall@3") as (injector, balance, _):
+        result = subprocess.run(
+            [sys.executable, "-m", "mesodrive", "calibrate", "dose", "--device", injector,
+             "--balance", balance, "--technician", "T", "--water-temp", "20", "--pressure",
+             "1013", "--humidity", "50", "--blank", "1", "--limits", str(quick_limits(tmp_path)),
+             "--out", str(tmp_path), "--time-warp", WARP],
+            check=False, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "MESODRIVE_DEBUG": ""})
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode == 1, result.stderr
+    assert re.search(r"error: shot 2 (ended|was executed with fault flags)|error: arming",
+                     result.stderr), result.stderr
+    assert not list(tmp_path.glob("CAL-*")), "a void run writes no certificate"

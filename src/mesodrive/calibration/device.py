@@ -143,10 +143,10 @@ def disarm(injector: InjectorPort, *, failing: bool) -> None:
     a refusal must not hide the error that stopped the run, so it is only logged."""
     try:
         guarded(injector.disarm, "disarming")
-    except RunError:
+    except RunError as exc:
         if not failing:
             raise
-        log.warning("disarming after a failed run was refused", exc_info=True)
+        log.warning("after the failure, %s", exc)
 
 
 def guarded(action: Callable[[], None], what: str) -> None:

@@ -24,6 +24,7 @@ No traceback is ever printed; set MESODRIVE_DEBUG=1 to see one for an internal e
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -147,10 +148,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+class _OneLine(logging.Formatter):
+    """Library warnings as one plain line: a technician never sees a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
 def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Map every calibration error to its message, hint and exit code; never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLine())
+        handler.setLevel(logging.WARNING)
+        root = logging.getLogger()
+        root.addHandler(handler)
         try:
             return action(args)
         except CalibrationError as exc:
@@ -170,6 +183,8 @@ def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             print(f"internal error: {type(exc).__name__}: {exc} "
                   "(please report it; MESODRIVE_DEBUG=1 shows the details)", file=sys.stderr)
             return EXIT_FAILED
+        finally:
+            root.removeHandler(handler)
 
     return run
 
