@@ -17,6 +17,7 @@ from mesodrive.driver.calibration_profile import CalibrationProfile
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.shots import Shot, ShotRequest, ShotState
 from mesodrive.driver.units import nl_to_ul, um_to_mm
+from mesodrive.protocol.messages import ShotFlag  # flag names, as the controller uses them
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,11 @@ class ShotFirer:
         flags = int(getattr(shot.result, "flags", 0) or 0)
         if flags:
             # Executed, but the device saw air, a stall, an occlusion…: not a valid replicate.
-            raise RunError(f"shot {index} was executed with fault flags {flags:#06x} (air, "
-                           "stall, occlusion, contact lost or under-delivery); the measurement "
-                           "of this point is void — fix the cause and start the run again")
+            names = ", ".join((f.name or "").lower().replace("_", " ")
+                              for f in ShotFlag if flags & f) or f"{flags:#06x}"
+            raise RunError(f"shot {index} was executed with fault flags ({names}); the "
+                           "measurement of this point is void — fix the cause and start the run "
+                           "again")
 
     @contextlib.contextmanager
     def armed(self) -> Iterator[None]:
