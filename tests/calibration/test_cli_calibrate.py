@@ -65,6 +65,7 @@ def test_dose_calibration_passes_and_writes_certificate_and_profile(
         code = main(["calibrate", "dose", "--device", injector, "--balance", balance,
                      "--technician", "QA Bench", "--water-temp", "20.0", "--pressure", "1013.25",
                      "--humidity", "50", "--blank", "5", "--limits", str(quick_limits(tmp_path)),
+                     "--u-water-temp", "0.1", "--balance-repeatability", "0.02",
                      "--out", str(tmp_path), "--time-warp", WARP])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
@@ -77,6 +78,9 @@ def test_dose_calibration_passes_and_writes_certificate_and_profile(
     assert data["passed"] is True and data["technician"] == "QA Bench"
     assert data["device_serial"] == "SIM-0001"
     assert [len(r["masses_mg"]) for r in data["dose_before"]] == [3, 3]
+    assert data["uncertainties"] == {"readability_mg": 0.01, "balance_repeatability_mg": 0.02,
+                                     "water_temperature_c": 0.1, "air_pressure_hpa": 1.0,
+                                     "relative_humidity_pct": 5.0}
     profile = load_profile(tmp_path / "profile.json")
     assert profile.volume_gain == pytest.approx(1.03, abs=0.01)
     assert profile.depth_scale == 1.0

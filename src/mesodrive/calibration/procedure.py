@@ -85,6 +85,9 @@ def calibrate_dose(
     settings: DoseRunSettings | None = None,
     blank_s: float = 60.0,
     balance_repeatability_mg: float | None = None,
+    u_water_temperature_c: float = 0.2,
+    u_air_pressure_hpa: float = 1.0,
+    u_relative_humidity_pct: float = 5.0,
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -115,7 +118,9 @@ def calibrate_dose(
     uncertainties = MeasurementUncertainties(
         readability_mg=as_found.readability_mg,
         balance_repeatability_mg=(balance_repeatability_mg if balance_repeatability_mg is not None
-                                  else as_found.readability_mg))
+                                  else as_found.readability_mg),
+        water_temperature_c=u_water_temperature_c, air_pressure_hpa=u_air_pressure_hpa,
+        relative_humidity_pct=u_relative_humidity_pct)
     certificate = build_certificate(
         device_serial=serial, device_firmware=firmware, technician=technician, limits=limits,
         limits_source=limits_source, profile_before=profile_before, profile_after=profile,

@@ -94,6 +94,13 @@ def register(sub: Any) -> None:
     dose.add_argument("--balance-repeatability", type=_positive_float, metavar="MG",
                       help="σ of one weighing from the balance's certificate "
                            "(default: one digit)")
+    unc = dose.add_argument_group("standard uncertainties of the bench instruments")
+    unc.add_argument("--u-water-temp", type=_positive_float, default=0.2, metavar="C",
+                     help="thermometer (default 0.2 °C)")
+    unc.add_argument("--u-pressure", type=_positive_float, default=1.0, metavar="HPA",
+                     help="barometer (default 1 hPa)")
+    unc.add_argument("--u-humidity", type=_positive_float, default=5.0, metavar="PCT",
+                     help="hygrometer (default 5 %%RH)")
     dose.add_argument("--blank", type=_positive_float, default=60.0, metavar="S",
                       help="evaporation blank duration (default 60 s)")
     dose.set_defaults(func=_guarded(run_dose))
@@ -277,6 +284,8 @@ def run_dose(args: argparse.Namespace) -> int:
             _connector(args, tb), balance, environment=environment, limits=limits,
             limits_source=source, technician=args.technician, profile_before=profile,
             blank_s=args.blank, balance_repeatability_mg=args.balance_repeatability,
+            u_water_temperature_c=args.u_water_temp, u_air_pressure_hpa=args.u_pressure,
+            u_relative_humidity_pct=args.u_humidity,
             progress=_print_progress, clock=tb.now, sleep=tb.sleep)
     for title, records in (("as found", outcome.certificate.dose_before),
                            ("as left", outcome.certificate.dose_after)):
