@@ -93,6 +93,10 @@ def _depth_plot(cert: Certificate) -> str | None:
         shown = [(r.requested_mm, r.error_mm) for r in records if r.error_mm is not None]
         if shown:
             ax.plot([x for x, _ in shown], [y for _, y in shown], marker, label=label)
+        unreachable = [r.requested_mm for r in records if r.error_mm is None]
+        if unreachable:  # no reading to plot, but the failure must show
+            ax.plot(unreachable, [0.0] * len(unreachable), "x", color="red", markersize=10,
+                    label=f"{label}: unreachable")
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(depths)
     ax.set_xlabel("requested depth (mm)")
