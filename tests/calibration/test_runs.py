@@ -14,6 +14,7 @@ from mesosim import SimConfig
 from mesosim.rig import CalibrationRig
 
 from mesodrive.calibration.balance import MtSicsBalance
+from mesodrive.calibration.certificate_html import render_html
 from mesodrive.calibration.depth_run import DepthRunSettings
 from mesodrive.calibration.device import InjectorPort
 from mesodrive.calibration.dose_run import DoseRunSettings
@@ -148,6 +149,8 @@ def test_depths_the_calibrated_device_cannot_reach_fail_the_certificate(
     assert [r.mean_mm is None for r in after] == [True, False, True]
     assert re.search(r"unreachable: needs a commanded depth of 0\.9[0-4]\d mm", after[0].verdict.note)
     assert not outcome.certificate.passed
+    page = render_html(outcome.certificate)  # the printable form shows it too
+    assert page.count("unreachable: needs a commanded depth") == 2
 
 
 def test_a_volume_without_a_limit_is_refused_before_any_shot(rig: CalibrationRig) -> None:
