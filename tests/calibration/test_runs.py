@@ -1,4 +1,4 @@
-"""Guided runs on the simulated calibration rig (in-process links, time-warped ×5): the
+"""Guided runs on the simulated calibration rig (in-process links, time-warped ×2): the
 calibration finds the simulator's hidden dose and depth errors, the new profile cancels
 them within the ISO 8655-2 / ±0.03 mm limits, and failures stop the run with a typed error."""
 
@@ -29,7 +29,9 @@ from mesodrive.driver.session import Injector
 from mesodrive.driver.timebase import Timebase
 from mesodrive.driver.transport import Transport
 
-SPEED = 5.0  # time-warped; ×10 leaves the 250 ms dead-man only 25 ms of wall time
+# Time-warped ×2: host and rig share one process (and the GIL) here, and the device's
+# 250 ms dead-man leaves only 250/SPEED ms of wall time for a heartbeat under CPU load.
+SPEED = 2.0
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
 
 
@@ -53,7 +55,7 @@ class PortTransport(Transport):
         self._port.close()
 
 
-def quick_limits(replicates: int = 4, readings: int = 2) -> CalibrationLimits:
+def quick_limits(replicates: int = 3, readings: int = 2) -> CalibrationLimits:
     limits = load_limits(LIMITS)
     return limits.model_copy(update={
         "dose": limits.dose.model_copy(update={"replicates": replicates}),
@@ -93,7 +95,8 @@ def test_dose_calibration_finds_and_cancels_the_hidden_errors(rig: CalibrationRi
         outcome = calibrate_dose(
             connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0), limits=limits,
             limits_source="test", technician="T", profile_before=IDENTITY,
-            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=4, blank_s=5.0),
+            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=3, blank_s=2.0,
+                                     land_s=0.5),
             progress=progress, clock=TB.now, sleep=TB.sleep)
     # The simulator: true volume = 1.03 · commanded − 0.12 µL.
     assert outcome.fit.gain == pytest.approx(1.03, abs=0.006)
@@ -106,8 +109,8 @@ def test_dose_calibration_finds_and_cancels_the_hidden_errors(rig: CalibrationRi
     assert cert.passed
     assert cert.device_serial == "SIM-0001"
     assert cert.instruments[0].serial_number == "B220000001"
-    assert len(cert.dose_after[0].masses_mg) == 4
-    steps = list(range(1, 3 + 3 * 4 + 1))  # prepare, blank, 3 × 4 replicates, done
+    assert len(cert.dose_after[0].masses_mg) == 3
+    steps = list(range(1, 3 + 3 * 3 + 1))  # prepare, blank, 3 × 3 replicates, done
     assert [(p.label, p.step) for p in seen] == [("as found", i) for i in steps] + [
         ("as left", i) for i in steps]
     assert {p.total for p in seen} == {len(steps)}
