@@ -19,7 +19,7 @@ from mesodrive.calibration.depth_run import DepthRunSettings
 from mesodrive.calibration.device import InjectorPort
 from mesodrive.calibration.dose_run import DoseRunSettings
 from mesodrive.calibration.environment import Environment
-from mesodrive.calibration.errors import LimitsError, RunError
+from mesodrive.calibration.errors import InjectorFaulted, LimitsError, RunError
 from mesodrive.calibration.gauge import DepthGaugeClient
 from mesodrive.calibration.limits import CalibrationLimits, load_limits
 from mesodrive.calibration.procedure import calibrate_depth, calibrate_dose
@@ -176,3 +176,10 @@ def test_a_failing_shot_stops_the_run_and_disarms() -> None:
                            settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=1.0),
                            clock=TB.now, sleep=TB.sleep)
         assert rig.call(lambda dev: dev.state.name) != "ARMED"
+        # The fault stays latched: the next calibration refuses to start, and says why.
+        with pytest.raises(InjectorFaulted, match="latched fault"):
+            calibrate_dose(connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0),
+                           limits=quick_limits(), limits_source="t", technician="T",
+                           profile_before=IDENTITY,
+                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=1.0),
+                           clock=TB.now, sleep=TB.sleep)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mesodrive.calibration.errors import InjectorUnavailable, RunError
+from mesodrive.calibration.errors import InjectorFaulted, InjectorUnavailable, RunError
 from mesodrive.driver.calibration_profile import CalibrationProfile
-from mesodrive.driver.errors import DriverError
+from mesodrive.driver.errors import CommandRefused, DriverError
 from mesodrive.driver.shots import Shot, ShotRequest, ShotState
 from mesodrive.driver.units import nl_to_ul, um_to_mm
 from mesodrive.protocol.messages import ShotFlag  # flag names, as the controller uses them
@@ -156,5 +156,9 @@ def guarded(action: Callable[[], None], what: str) -> None:
     """Run a device action, turning driver errors into a RunError that names the step."""
     try:
         action()
+    except CommandRefused as exc:
+        if exc.code in ("FAULT_ACTIVE", "ESTOPPED"):
+            raise InjectorFaulted(f"{what}: the injector has a latched fault ({exc.code})") from None
+        raise RunError(f"{what}: {exc}") from None
     except DriverError as exc:
         raise RunError(f"{what}: {exc}") from None

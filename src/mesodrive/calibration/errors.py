@@ -119,3 +119,7 @@ class RunError(CalibrationError):
 
 class InjectorUnavailable(RunError):
     """The injector cannot be reached or refused the connection."""
+
+
+class InjectorFaulted(RunError):
+    """The injector has a latched fault (or e-stop) and refuses to move until it is cleared."""

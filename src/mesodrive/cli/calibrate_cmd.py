@@ -43,6 +43,7 @@ from mesodrive.calibration.errors import (
     GaugeGarbled,
     GaugeLinkError,
     GaugeTimeout,
+    InjectorFaulted,
     InjectorUnavailable,
     LimitsError,
 )
@@ -65,6 +66,8 @@ _HINTS: list[tuple[type[CalibrationError], str]] = [
     (BalanceTransmissionError, "set the same baud rate and 8N1 on the balance and here"),
     (GaugeTimeout, "check that the gauge is on, connected, and its output set to RS-232"),
     (InjectorUnavailable, "check the injector's cable and URL (`mesodrive devices` lists them)"),
+    (InjectorFaulted, ("fix the cause of the fault, then power-cycle the injector to clear it "
+                      "(calibration/PROCEDURES.md, 'When a check fails')")),
 ]
 
 
