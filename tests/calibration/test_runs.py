@@ -1,4 +1,4 @@
-"""Guided runs on the simulated calibration rig (in-process links, time-warped ×2): the
+"""Guided runs on the simulated calibration rig (in-process links, real time): the
 calibration finds the simulator's hidden dose and depth errors, the new profile cancels
 them within the ISO 8655-2 / ±0.03 mm limits, and failures stop the run with a typed error."""
 
@@ -16,7 +16,7 @@ from mesosim.rig import CalibrationRig
 from mesodrive.calibration.balance import MtSicsBalance
 from mesodrive.calibration.certificate_html import render_html
 from mesodrive.calibration.depth_run import DepthRunSettings
-from mesodrive.calibration.device import InjectorPort
+from mesodrive.calibration.device import InjectorPort, ShotSettings
 from mesodrive.calibration.dose_run import DoseRunSettings
 from mesodrive.calibration.environment import Environment
 from mesodrive.calibration.errors import InjectorFaulted, LimitsError, RunError
@@ -29,9 +29,11 @@ from mesodrive.driver.session import Injector
 from mesodrive.driver.timebase import Timebase
 from mesodrive.driver.transport import Transport
 
-# Time-warped ×2: host and rig share one process (and the GIL) here, and the device's
-# 250 ms dead-man leaves only 250/SPEED ms of wall time for a heartbeat under CPU load.
-SPEED = 2.0
+# Real time: host and rig share one process (and the GIL) here, and the device's 250 ms
+# dead-man leaves only 250/SPEED ms of wall time for a heartbeat; time-warped runs lost
+# shots to it on a loaded 2-core machine. Few, fast shots keep the tests short instead.
+SPEED = 1.0
+FAST = ShotSettings(flow_ul_s=100.0, speed_mm_s=50.0)
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
 
 
@@ -55,7 +57,7 @@ class PortTransport(Transport):
         self._port.close()
 
 
-def quick_limits(replicates: int = 3, readings: int = 2) -> CalibrationLimits:
+def quick_limits(replicates: int = 2, readings: int = 2) -> CalibrationLimits:
     limits = load_limits(LIMITS)
     return limits.model_copy(update={
         "dose": limits.dose.model_copy(update={"replicates": replicates}),
@@ -90,13 +92,13 @@ def test_dose_calibration_finds_and_cancels_the_hidden_errors(rig: CalibrationRi
         if len(seen) == 3:
             raise RuntimeError("a broken observer")  # must not stop the calibration
 
-    limits = quick_limits()
+    limits = quick_limits(replicates=3)
     with MtSicsBalance(rig.port("balance")) as balance:
         outcome = calibrate_dose(
             connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0), limits=limits,
             limits_source="test", technician="T", profile_before=IDENTITY,
-            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=3, blank_s=2.0,
-                                     land_s=0.5),
+            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=3, blank_s=1.0,
+                                     land_s=0.3, shot=FAST),
             progress=progress, clock=TB.now, sleep=TB.sleep)
     # The simulator: true volume = 1.03 · commanded − 0.12 µL.
     assert outcome.fit.gain == pytest.approx(1.03, abs=0.006)
@@ -120,7 +122,7 @@ def depth_calibration(rig: CalibrationRig) -> Any:
     with DepthGaugeClient(rig.port("gauge")) as gauge:
         return calibrate_depth(connector(rig), gauge, limits=quick_limits(), limits_source="t",
                                technician="T", profile_before=IDENTITY,
-                               settings=DepthRunSettings(dwell_s=2.0), clock=TB.now,
+                               settings=DepthRunSettings(dwell_s=0.8, shot=FAST), clock=TB.now,
                                sleep=TB.sleep)
 
 
@@ -173,7 +175,8 @@ def test_a_failing_shot_stops_the_run_and_disarms() -> None:
             calibrate_dose(connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0),
                            limits=quick_limits(), limits_source="t", technician="T",
                            profile_before=IDENTITY,
-                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=1.0),
+                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=0.5,
+                                                    land_s=0.3, shot=FAST),
                            clock=TB.now, sleep=TB.sleep)
         assert rig.call(lambda dev: dev.state.name) != "ARMED"
         # The fault stays latched: the next calibration refuses to start, and says why.
@@ -181,5 +184,6 @@ def test_a_failing_shot_stops_the_run_and_disarms() -> None:
             calibrate_dose(connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0),
                            limits=quick_limits(), limits_source="t", technician="T",
                            profile_before=IDENTITY,
-                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=1.0),
+                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=0.5,
+                                                    land_s=0.3, shot=FAST),
                            clock=TB.now, sleep=TB.sleep)
