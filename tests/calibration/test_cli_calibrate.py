@@ -66,7 +66,7 @@ def test_dose_calibration_writes_certificate_and_profile(
     with bench("seed=21&volume_cv=0.001") as (injector, balance, _):
         code = main(["calibrate", "dose", "--device", injector, "--balance", balance,
                      "--technician", "QA Bench", "--water-temp", "20.0", "--pressure", "1013.25",
-                     "--humidity", "50", "--blank", "1", "--limits", str(quick_limits(tmp_path)),
+                     "--humidity", "50", "--blank", "0", "--limits", str(quick_limits(tmp_path)),
                      "--u-water-temp", "0.1", "--balance-repeatability", "0.02",
                      "--out", str(tmp_path), "--time-warp", WARP])
     out, err = capsys.readouterr()
@@ -161,7 +161,7 @@ def test_a_fault_mid_run_is_one_clear_error_without_traceback(tmp_path: Path) ->
         result = subprocess.run(
             [sys.executable, "-m", "mesodrive", "calibrate", "dose", "--device", injector,
              "--balance", balance, "--technician", "T", "--water-temp", "20", "--pressure",
-             "1013", "--humidity", "50", "--blank", "1", "--limits", str(quick_limits(tmp_path)),
+             "1013", "--humidity", "50", "--blank", "0", "--limits", str(quick_limits(tmp_path)),
              "--out", str(tmp_path), "--time-warp", WARP],
             check=False, capture_output=True, text=True, timeout=120,
             env={**os.environ, "MESODRIVE_DEBUG": ""})

@@ -17,9 +17,14 @@ from mesodrive.calibration.balance import MtSicsBalance
 from mesodrive.calibration.certificate_html import render_html
 from mesodrive.calibration.depth_run import DepthRunSettings
 from mesodrive.calibration.device import InjectorPort, ShotSettings
-from mesodrive.calibration.dose_run import DoseRunSettings
+from mesodrive.calibration.dose_run import DoseRunSettings, GravimetricRun
 from mesodrive.calibration.environment import Environment
-from mesodrive.calibration.errors import InjectorFaulted, LimitsError, RunError
+from mesodrive.calibration.errors import (
+    CalibrationInputError,
+    InjectorFaulted,
+    LimitsError,
+    RunError,
+)
 from mesodrive.calibration.gauge import DepthGaugeClient
 from mesodrive.calibration.limits import CalibrationLimits, load_limits
 from mesodrive.calibration.procedure import calibrate_depth, calibrate_dose
@@ -97,7 +102,7 @@ def test_dose_calibration_finds_and_cancels_the_hidden_errors(rig: CalibrationRi
         outcome = calibrate_dose(
             connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0), limits=limits,
             limits_source="test", technician="T", profile_before=IDENTITY,
-            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=3, blank_s=1.0,
+            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=3, blank_s=0.0,
                                      land_s=0.3, shot=FAST),
             progress=progress, clock=TB.now, sleep=TB.sleep)
     # The simulator: true volume = 1.03 · commanded − 0.12 µL.
@@ -175,7 +180,7 @@ def test_a_failing_shot_stops_the_run_and_disarms() -> None:
             calibrate_dose(connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0),
                            limits=quick_limits(), limits_source="t", technician="T",
                            profile_before=IDENTITY,
-                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=0.5,
+                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=0.0,
                                                     land_s=0.3, shot=FAST),
                            clock=TB.now, sleep=TB.sleep)
         assert rig.call(lambda dev: dev.state.name) != "ARMED"
@@ -184,6 +189,15 @@ def test_a_failing_shot_stops_the_run_and_disarms() -> None:
             calibrate_dose(connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0),
                            limits=quick_limits(), limits_source="t", technician="T",
                            profile_before=IDENTITY,
-                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=0.5,
+                           settings=DoseRunSettings(volumes_ul=(10.0,), replicates=3, blank_s=0.0,
                                                     land_s=0.3, shot=FAST),
                            clock=TB.now, sleep=TB.sleep)
+
+
+@pytest.mark.parametrize("blank_s", [1.0, 29.9, -1.0])
+def test_a_blank_too_short_to_measure_is_refused(blank_s: float) -> None:
+    # 0.03 mg of balance noise over a 1 s blank would read as 30 µg/s of evaporation.
+    with pytest.raises(CalibrationInputError, match="too short"):
+        GravimetricRun(None, None, profile=IDENTITY,  # type: ignore[arg-type]
+                       environment=Environment(20.0, 1013.25, 50.0),
+                       settings=DoseRunSettings(blank_s=blank_s), session=1)

@@ -3,7 +3,9 @@ the balance, step by step with progress callbacks.
 
 What it does (calibration/PROCEDURES.md, "Dose"):
 1. reset and identify the balance, home the injector and prime it into the vessel;
-2. evaporation blank: weigh, wait `blank_s` with nothing dispensed, weigh again;
+2. evaporation blank: weigh, wait `blank_s` with nothing dispensed, weigh again (0 = no
+   blank and no correction; otherwise at least `MIN_BLANK_S`, because the noise of two
+   readings over a short blank makes an absurd rate: 0.03 mg over 1 s reads as 30 µg/s);
 3. per test volume: weigh, and `replicates` times: arm, one shot into the vessel, disarm,
    let it land, weigh (stable). Each replicate's net mass is the difference of two
    consecutive stable readings, so no re-zeroing between replicates; its cycle time is the
@@ -37,14 +39,16 @@ from mesodrive.calibration.gravimetric import (
 from mesodrive.calibration.progress import ProgressCallback, RunProgress, notify
 from mesodrive.driver.calibration_profile import CalibrationProfile
 
-__all__ = ["DoseMeasurement", "DosePass", "DoseRunSettings", "GravimetricRun"]
+__all__ = ["MIN_BLANK_S", "DoseMeasurement", "DosePass", "DoseRunSettings", "GravimetricRun"]
+
+MIN_BLANK_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class DoseRunSettings:
     volumes_ul: tuple[float, ...] = (10.0, 20.0, 50.0)
     replicates: int = 10
-    blank_s: float = 60.0
+    blank_s: float = 60.0  # 0: no blank, no evaporation correction
     prime_ul: float = 20.0
     depth_mm: float = 2.0  # the needle's stroke into the vessel; irrelevant to the volume
     land_s: float = 1.0  # after the shot, before weighing: the drop reaches the pan
@@ -63,7 +67,7 @@ class DoseMeasurement:
 class DosePass:
     balance: BalanceIdentity
     readability_mg: float
-    blank: EvaporationBlank
+    blank: EvaporationBlank | None
     measurements: tuple[DoseMeasurement, ...]
 
 
@@ -84,6 +88,10 @@ class GravimetricRun:
     ) -> None:
         if settings.replicates < 2:
             raise CalibrationInputError("a gravimetric run needs at least 2 replicates")
+        if 0 < settings.blank_s < MIN_BLANK_S or settings.blank_s < 0:
+            raise CalibrationInputError(
+                f"an evaporation blank of {settings.blank_s:g} s is too short to measure "
+                f"(at least {MIN_BLANK_S:g} s; 0 = none)")
         self.injector, self.balance, self.profile = injector, balance, profile
         self.environment, self.settings, self.session = environment, settings, session
         self.progress = progress
@@ -116,18 +124,23 @@ class GravimetricRun:
         guarded(self.injector.home, "homing")
         guarded(lambda: self.injector.prime(s.prime_ul, s.shot.flow_ul_s), "priming")
         self._sleep(s.land_s)
-        self._tell("blank", f"evaporation blank: {s.blank_s:g} s with nothing dispensed")
         first = self.balance.weigh()
-        t0 = self._clock()
-        self._sleep(s.blank_s)
-        m1, t1 = self._weigh()
-        blank = _blank(first.mass_mg - m1, t1 - t0, first.readability_mg)
+        blank: EvaporationBlank | None = None
+        if s.blank_s > 0:
+            self._tell("blank", f"evaporation blank: {s.blank_s:g} s with nothing dispensed")
+            t0 = self._clock()
+            self._sleep(s.blank_s)
+            m1, t1 = self._weigh()
+            blank = _blank(first.mass_mg - m1, t1 - t0, first.readability_mg)
+        else:
+            self._tell("blank", "no evaporation blank (no correction)")
         firer = ShotFirer(self.injector, self.session, s.shot)
         measurements = tuple(self._volume(firer, v, blank) for v in s.volumes_ul)
         self._tell("done", "dose pass complete")
         return DosePass(identity, first.readability_mg, blank, measurements)
 
-    def _volume(self, firer: ShotFirer, volume_ul: float, blank: EvaporationBlank) -> DoseMeasurement:
+    def _volume(self, firer: ShotFirer, volume_ul: float,
+                blank: EvaporationBlank | None) -> DoseMeasurement:
         s = self.settings
         reading, t_prev = self._weigh()
         readings, masses, cycles = [reading], [], []

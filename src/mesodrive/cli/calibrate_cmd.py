@@ -104,8 +104,9 @@ def register(sub: Any) -> None:
                      help="barometer (default 1 hPa)")
     unc.add_argument("--u-humidity", type=_positive_float, default=5.0, metavar="PCT",
                      help="hygrometer (default 5 %%RH)")
-    dose.add_argument("--blank", type=_positive_float, default=60.0, metavar="S",
-                      help="evaporation blank duration (default 60 s)")
+    dose.add_argument("--blank", type=float, default=60.0, metavar="S",
+                      help="evaporation blank duration (default 60 s, at least 30; 0 = none, "
+                           "for volumes of 50 µL and more)")
     dose.set_defaults(func=_guarded(run_dose))
 
     depth: argparse.ArgumentParser = actions.add_parser(
