@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from mesodrive import __version__
 from mesodrive.cli import (
+    calibrate_cmd,
     clear_cmd,
     demo_cmd,
     devices_cmd,
@@ -32,7 +33,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = (
     ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DEVICE, ExitCode.INTERRUPTED)
 
 # Subcommand modules, each with `register(subparsers) -> None`; the parser's `func` runs it.
-COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, demo_cmd, devices_cmd, sim_cmd]
+COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, calibrate_cmd, demo_cmd, devices_cmd, sim_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
