@@ -34,8 +34,14 @@ def run(args: argparse.Namespace) -> int:
     url = args.device or SIMULATOR_URL
     if args.device is None:
         print("SIMULATOR: no --device given, using the built-in simulated injector")
+    # Checked before anything connects: a refused shot after homing and priming would have
+    # changed the device for nothing (nan and inf fail every comparison).
     if not 1.0 <= args.depth <= 4.0:
         print(f"error: --depth {args.depth} mm is outside the 1–4 mm range", file=sys.stderr)
+        return EXIT_USAGE
+    if not 0.1 <= args.volume <= 100.0:
+        print(f"error: --volume {args.volume} µL is outside the 0.1–100 µL range of the demo",
+              file=sys.stderr)
         return EXIT_USAGE
     try:
         with Injector.connect(url) as inj:
