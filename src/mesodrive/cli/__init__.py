@@ -26,13 +26,14 @@ from mesodrive.cli import (
     sim_cmd,
 )
 from mesodrive.cli.exit_codes import ExitCode
+from mesodrive.console import command as console_cmd
 
 # Kept for callers of the old names.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = (
     ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DEVICE, ExitCode.INTERRUPTED)
 
 # Subcommand modules, each with `register(subparsers) -> None`; the parser's `func` runs it.
-COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, demo_cmd, devices_cmd, sim_cmd]
+COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, demo_cmd, devices_cmd, sim_cmd, console_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
