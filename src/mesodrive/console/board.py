@@ -66,6 +66,7 @@ class RunBoard:
                                   sum(p.volume_ul for p in points), None, None)
         self._log: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._last_result_at: float | None = None
+        self._result_at: dict[int, float] = {}  # point -> when its result reached the board
 
     # ----- writers (any thread) ----------------------------------------------------------------
     def note(self, text: str, level: str = "info") -> None:
@@ -80,7 +81,7 @@ class RunBoard:
             if isinstance(event, Progress):
                 self._progress = event
             elif isinstance(event, PointFinished):
-                self._last_result_at = time.time()
+                self._last_result_at = self._result_at[event.point] = time.time()
                 if self._failed == event.point:
                     self._failed = None
                 self._log.append(LogLine(time.time(), f"point {event.point}: "
@@ -125,6 +126,12 @@ class RunBoard:
             return None
 
     # ----- readers -----------------------------------------------------------------------------
+    def result_times(self) -> dict[int, float]:
+        """point -> when its delivery reached the board (time.time()): the start of the
+        result → page lag."""
+        with self._lock:
+            return dict(self._result_at)
+
     @property
     def version(self) -> int:
         return self._version

@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--db", type=Path, help=f"records database (default: {RecordStore.default_path()})")
     p.add_argument("--operator", help="operator name or id, on every operator action recorded "
                                       "(default: login:USER)")
+    p.add_argument("--plans", type=Path, metavar="DIR",
+                   help="folder of plans offered on the Plan screen (default: the examples)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1); any other needs --cert and --key")
@@ -49,7 +51,7 @@ def _operator(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     config = ConsoleConfig(device=args.device, db=args.db, token=new_token(),
-                           operator=_operator(args), host=args.host, port=args.port,
+                           operator=_operator(args), plans=args.plans, host=args.host, port=args.port,
                            cert=args.cert, key=args.key)
     problem = config.problem()
     if problem is not None:

@@ -19,7 +19,8 @@ DEFAULT_PORT = 8765
 # The environment carries the configuration to a server started by a test fixture (the main
 # file runs in the fixture's process, not through `mesodrive console`).
 ENV = {"device": "MESODRIVE_CONSOLE_DEVICE", "db": "MESODRIVE_CONSOLE_DB",
-       "token": "MESODRIVE_CONSOLE_TOKEN", "operator": "MESODRIVE_CONSOLE_OPERATOR"}
+       "token": "MESODRIVE_CONSOLE_TOKEN", "operator": "MESODRIVE_CONSOLE_OPERATOR",
+       "plans": "MESODRIVE_CONSOLE_PLANS"}
 
 
 def is_loopback(host: str) -> bool:
@@ -41,6 +42,7 @@ class ConsoleConfig:
     db: Path | None  # records database; None: the default path
     token: str
     operator: str | None = None
+    plans: Path | None = None  # the folder whose plans the Plan screen offers (default: examples)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     cert: Path | None = None
@@ -66,6 +68,8 @@ class ConsoleConfig:
             return (f"refusing to listen on {self.host} without TLS: the access token would "
                     f"cross the network in clear text. Give --cert FILE --key FILE, or leave "
                     f"--host out to serve on 127.0.0.1 only")
+        if self.plans is not None and not self.plans.is_dir():
+            return f"--plans {self.plans} is not a folder"
         if not 0 < self.port < 65536:
             return f"--port {self.port} is not a TCP port"
         return None
@@ -78,6 +82,8 @@ class ConsoleConfig:
             env[ENV["db"]] = str(self.db)
         if self.operator:
             env[ENV["operator"]] = self.operator
+        if self.plans is not None:
+            env[ENV["plans"]] = str(self.plans)
         return env
 
     @classmethod
@@ -87,6 +93,7 @@ class ConsoleConfig:
         token = os.environ.get(ENV["token"], "")
         if not token:
             raise RuntimeError(f"{ENV['token']} is not set: no console without a token")
-        db = os.environ.get(ENV["db"])
+        db, plans = os.environ.get(ENV["db"]), os.environ.get(ENV["plans"])
         return cls(device=os.environ.get(ENV["device"]) or None, db=Path(db) if db else None,
-                   token=token, operator=os.environ.get(ENV["operator"]) or None)
+                   token=token, operator=os.environ.get(ENV["operator"]) or None,
+                   plans=Path(plans) if plans else None)

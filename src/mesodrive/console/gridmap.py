@@ -1,4 +1,5 @@
-"""The plan's grid as an SVG: the treated area, its zones, and every point coloured by its
+"""The plan's grid as an SVG (made here, every text from the plan escaped: the page shows it
+without sanitising): the treated area, its zones, and every point coloured by its
 state (or, before a run, by its zone). Plain SVG in the page: no JavaScript, scales with the
 window, and each point carries `data-point`/`data-status` for tests and assistive tools.
 

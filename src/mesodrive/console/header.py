@@ -18,7 +18,6 @@ STATE_COLOURS = {"running": "bg-green-8", "paused": "bg-amber-8", "pausing": "bg
 
 class Header:
     def __init__(self) -> None:
-        s = station()
         with ui.header().classes("items-center justify-between q-px-md q-py-sm bg-grey-10"):
             with ui.row().classes("items-center gap-4"):
                 ui.label("mesodrive").classes("text-h5 text-white")
@@ -31,10 +30,9 @@ class Header:
                 self.clear = ui.button("Clear e-stop…", on_click=self._ask_clear) \
                     .props("color=amber-9 push").mark("clear")
             add_estop()
-        self._sim = s.simulated
         self._latched_text: str | None = None
         self._clear_dialog = confirm_dialog(
-            "Clear the emergency stop",
+            "clear", "Clear the emergency stop",
             "Check the patient and the device first. The reason is recorded.", "Clear",
             reason_label="Why is it safe to clear?", reason_required=True, on_ok=self._clear)
 
@@ -52,7 +50,7 @@ class Header:
         label = s.device_label()
         self.device.set_text(label)
         self.device.classes(replace="text-h6 q-px-sm rounded " + (
-            "bg-amber-6 text-black" if self._sim else "bg-blue-grey-6 text-white"))
+            "bg-amber-6 text-black" if s.simulated else "bg-blue-grey-6 text-white"))
         if s.inj is None:
             self.link.set_text("connecting…" if s.connecting or not s.connect_problem
                                else f"NOT CONNECTED: {s.connect_problem}")

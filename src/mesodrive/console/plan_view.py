@@ -28,11 +28,20 @@ def examples_dir() -> Path | None:
     return None
 
 
-def example_plans() -> dict[str, Path]:
-    folder = examples_dir()
+def plans_in(folder: Path | None) -> dict[str, Path]:
+    """The plan files of a folder (product libraries left out), by file name."""
+    folder = folder or examples_dir()
     if folder is None:
         return {}
-    return {p.name: p for p in sorted(folder.glob("*.toml")) if p.name != "products.toml"}
+    out: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            if "[[products]]" in path.read_text(encoding="utf-8", errors="replace")[:100_000]:
+                continue
+        except OSError:
+            continue
+        out[path.name] = path
+    return out
 
 
 def load(path: Path) -> PlanFile:
@@ -55,9 +64,9 @@ class PlanView:
     def __init__(self, on_started: Callable[[], None]) -> None:
         self._on_started = on_started
         self._upload_dir = Path(tempfile.mkdtemp(prefix="mesodrive-console-"))
-        examples = example_plans()
+        examples = plans_in(station().config.plans)
         with ui.row().classes("items-end gap-4"):
-            self.pick = ui.select(list(examples), label="Example plan",
+            self.pick = ui.select(list(examples), label="Plan",
                                   on_change=self._pick).classes("w-64").mark("plan-select")
             self._examples = examples
             ui.upload(label="…or upload a plan and its product library (TOML)", multiple=True,
@@ -65,7 +74,7 @@ class PlanView:
                       on_upload=self._uploaded).props('accept=".toml,.csv"').mark("upload")
         self.errors = ui.label("").classes("text-negative whitespace-pre-wrap").mark("plan-errors")
         with ui.row().classes("w-full no-wrap items-start gap-6"):
-            self.grid = ui.html("").classes("w-1/2").mark("plan-grid")
+            self.grid = ui.html("", sanitize=False).classes("w-1/2").mark("plan-grid")
             with ui.column().classes("w-1/2"):
                 self.summary = ui.markdown("").mark("plan-summary")
                 self.checklist = ui.column().mark("checklist")

@@ -25,13 +25,13 @@ class RunView:
         self.alarm = AlarmPanel()
         with ui.row().classes("w-full no-wrap items-start gap-6"):
             with ui.column().classes("w-3/5"):
-                self.map = ui.html("").classes("w-full").mark("run-grid")
+                self.map = ui.html("", sanitize=False).classes("w-full").mark("run-grid")
                 with ui.row().classes("gap-3"):
                     for status in STATUSES:
                         with ui.row().classes("items-center gap-1"):
                             ui.html(f'<span style="display:inline-block;width:14px;height:14px;'
                                     f'border-radius:7px;background:{gridmap.COLOURS[status]}">'
-                                    f'</span>')
+                                    f'</span>', sanitize=False)
                             ui.label(status)
             with ui.column().classes("w-2/5 gap-2"):
                 self.progress = ui.label("No treatment yet: open a plan and start it.") \
@@ -90,7 +90,7 @@ class Controls:
             self.abort = ui.button("Abort…", on_click=self._ask_abort) \
                 .props("color=grey-9 size=lg push icon=stop").mark("abort")
         self._abort_dialog: ui.dialog = confirm_dialog(
-            "Abort the treatment?", "The points not yet delivered are not injected. The run "
+            "abort", "Abort the treatment?", "The points not yet delivered are not injected. The run "
             "cannot be continued afterwards.", "Abort", reason_label="Reason (recorded)",
             on_ok=self._abort)
 

@@ -81,8 +81,8 @@ class EstopReport:
 class Station:
     def __init__(self, config: ConsoleConfig) -> None:
         self.config = config
-        self.simulated = config.device is None
         self.url = config.device or simulator_url(config.db)
+        self.simulated = self.url.startswith("sim://")
         self.service = TreatmentService(config.db, operator=config.operator)
         self.inj: Injector | None = None
         self.connect_problem = ""
@@ -110,6 +110,8 @@ class Station:
         finally:
             self.connecting = False
         self.inj, self.connect_problem = inj, ""
+        if inj.capabilities.serial.startswith("SIM-"):  # the simulator, behind any transport
+            self.simulated = True
 
     def device_label(self) -> str:
         if self.inj is None:

@@ -31,14 +31,14 @@ async def attempt(fn: Callable[[], T], done: str | None = None) -> T | None:
     return value
 
 
-def confirm_dialog(title: str, body: str, action: str, *, reason_label: str | None = None,
+def confirm_dialog(name: str, title: str, body: str, action: str, *, reason_label: str | None = None,
                    reason_required: bool = False,
                    on_ok: Callable[[str], Awaitable[None]]) -> ui.dialog:
-    """A dialog that does not close on Escape (Escape is the e-stop) nor on a click outside."""
+    """A dialog (its elements marked `NAME-reason`, `NAME-ok`, `NAME-cancel`) that does not close on Escape (Escape is the e-stop) nor on a click outside."""
     with ui.dialog().props("persistent no-esc-dismiss") as dialog, ui.card().classes("w-96"):
         ui.label(title).classes("text-h6")
         ui.label(body)
-        reason = ui.input(reason_label or "").classes("w-full").mark("dialog-reason") \
+        reason = ui.input(reason_label or "").classes("w-full").mark(f"{name}-reason") \
             if reason_label else None
 
         async def ok() -> None:
@@ -50,6 +50,6 @@ def confirm_dialog(title: str, body: str, action: str, *, reason_label: str | No
             await on_ok(text)
 
         with ui.row().classes("w-full justify-end"):
-            ui.button("Cancel", on_click=dialog.close).props("flat").mark("dialog-cancel")
-            ui.button(action, on_click=ok).props("color=negative").mark("dialog-ok")
+            ui.button("Cancel", on_click=dialog.close).props("flat").mark(f"{name}-cancel")
+            ui.button(action, on_click=ok).props("color=negative").mark(f"{name}-ok")
     return dialog
