@@ -1,5 +1,11 @@
 """The run as the page shows it: every point's state, progress, the alarm and an event log.
 
+Live, the states come from the engine's events (delivered, cut short, uncertain, skipped, the
+next point); once the run has ended, from the records (`reconcile` with `point_outcomes`, the
+same words `mesodrive records show` uses), which alone know the points whose shot was sent and
+certainly not delivered: those are "failed". A point an alarm stopped before stays "next"
+(the alarm says what happened; the point itself was not tried).
+
 Fed by the engine's events on the engine's event thread (`on_event`), read by the pages'
 timers (`snapshot`); a lock keeps the two apart and `version` tells a page whether anything
 changed. A page never reads the engine's own dictionaries while the engine writes them.
@@ -10,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mesodrive.controller.engine import (
@@ -22,11 +29,16 @@ from mesodrive.controller.engine import (
 )
 from mesodrive.controller.states import RunState
 from mesodrive.plan import PlannedPoint
+from mesodrive.records import PointOutcome
+from mesodrive.records import outcomes as recorded
 
 PENDING, NEXT, DELIVERED, CUT_SHORT, SKIPPED, UNCERTAIN, FAILED = (
     "pending", "next", "delivered", "cut short", "skipped", "uncertain", "failed")
 STATUSES = (PENDING, NEXT, DELIVERED, CUT_SHORT, SKIPPED, UNCERTAIN, FAILED)
 LOG_LINES = 200
+_FROM_RECORDS = {recorded.DELIVERED: DELIVERED, recorded.CUT_SHORT: CUT_SHORT,
+                 recorded.SKIPPED: SKIPPED, recorded.UNCERTAIN: UNCERTAIN,
+                 recorded.NOT_SETTLED: UNCERTAIN, recorded.NOT_DONE: PENDING}
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ class RunBoard:
         self._version = 0
         self._state: RunState | None = None
         self._statuses = {p: PENDING for p in self.points}
-        self._failed: int | None = None  # the point an alarm stopped at
+        self._final: dict[int, str] | None = None  # from the records, once the run ended
         self._progress = Progress(0, len(points), 0, 0.0,
                                   sum(p.volume_ul for p in points), None, None)
         self._log: deque[LogLine] = deque(maxlen=LOG_LINES)
@@ -82,13 +94,10 @@ class RunBoard:
                 self._progress = event
             elif isinstance(event, PointFinished):
                 self._last_result_at = self._result_at[event.point] = time.time()
-                if self._failed == event.point:
-                    self._failed = None
                 self._log.append(LogLine(time.time(), f"point {event.point}: "
                                          f"{self._status_of(event.point, result)}"))
             elif isinstance(event, AlarmRaised):
                 p = event.problem
-                self._failed = p.point
                 self._log.append(LogLine(time.time(), f"ALARM {p.kind.value}"
                                          + (f" at point {p.point}" if p.point else "")
                                          + f": {p.detail}", "alarm"))
@@ -110,13 +119,27 @@ class RunBoard:
         return PENDING
 
     def _refresh(self, result: RunResult) -> None:
+        if self._final is not None:
+            self._statuses = dict(self._final)
+            return
         for point in self.points:
             self._statuses[point] = self._status_of(point, result)
         nxt = self._next(result)
-        if self._failed is not None and self._statuses.get(self._failed) == PENDING:
-            self._statuses[self._failed] = FAILED
-        elif nxt is not None and not (self._state is not None and self._state.terminal):
+        if nxt is not None and not (self._state is not None and self._state.terminal):
             self._statuses[nxt] = NEXT
+
+    def reconcile(self, outcomes: Iterable[PointOutcome]) -> None:
+        """The ended run's states, from its records."""
+        final = {p: PENDING for p in self.points}
+        for o in outcomes:
+            if o.point in final:
+                final[o.point] = _FROM_RECORDS.get(o.outcome, PENDING)
+                if o.outcome == recorded.NOT_DONE and o.shots:
+                    final[o.point] = FAILED
+        with self._lock:
+            self._final = final
+            self._statuses = dict(final)
+            self._version += 1
 
     @staticmethod
     def _next(result: RunResult) -> int | None:

@@ -74,7 +74,7 @@ def render(points: tuple[PlannedPoint, ...], *, area: Area | None = None,
     x0, y0, x1, y1 = _bounds(points, [z.shape for z in zones] + ([area] if area else []))
     r = max(1.2, min(4.0, (spacing_mm or 10.0) * 0.32))
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{x0} {-y1} {x1 - x0} {y1 - y0}" '
-              f'style="width:100%;max-height:62vh" role="img" aria-label="treatment grid">')]
+              f'style="width:100%;max-height:70vh" role="img" aria-label="treatment grid">')]
     if area is not None:
         parts.append(_shape(area, 'fill="#eceff1" stroke="#78909c" stroke-width="0.6"'))
     zone_colour = {z.name: ZONE_COLOURS[i % len(ZONE_COLOURS)] for i, z in enumerate(zones)}

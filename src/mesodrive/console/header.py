@@ -18,8 +18,9 @@ STATE_COLOURS = {"running": "bg-green-8", "paused": "bg-amber-8", "pausing": "bg
 
 class Header:
     def __init__(self) -> None:
-        with ui.header().classes("items-center justify-between q-px-md q-py-sm bg-grey-10"):
-            with ui.row().classes("items-center gap-4"):
+        with ui.header().classes("items-center justify-between no-wrap q-px-md q-py-sm "
+                                 "bg-grey-10"):
+            with ui.row().classes("items-center gap-x-4 gap-y-1").style("min-width:0"):
                 ui.label("mesodrive").classes("text-h5 text-white")
                 self.device = ui.label("").classes("text-h6 q-px-sm rounded").mark("device")
                 self.link = ui.label("").classes("text-subtitle1 text-white").mark("link")

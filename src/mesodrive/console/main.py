@@ -10,4 +10,4 @@ from mesodrive.console.pages import build
 
 if __name__ in {"__main__", "__mp_main__"}:
     build(ConsoleConfig.from_env())
-    ui.run(reload=False, show=False, title="mesodrive console")
+    ui.run(host="127.0.0.1", reload=False, show=False, title="mesodrive console")

@@ -13,7 +13,7 @@ from mesodrive.console.records_view import RecordsView
 from mesodrive.console.run_view import RunView
 from mesodrive.console.runtime import install, station
 
-REFRESH_S = 0.1  # how often a page looks at the run (it redraws only what changed)
+REFRESH_S = 0.05  # how often a page looks at the run (it redraws only what changed)
 
 
 def _show(tabs: ui.tabs, tab: ui.tab) -> None:

@@ -22,10 +22,9 @@ class RunView:
         self._logged = 0
         self._board_id = 0
         self.last_drawn_at: float | None = None  # when the map last changed (for the lag test)
-        self.alarm = AlarmPanel()
         with ui.row().classes("w-full no-wrap items-start gap-6"):
-            with ui.column().classes("w-3/5"):
-                self.map = ui.html("", sanitize=False).classes("w-full").mark("run-grid")
+            with ui.column().classes("w-1/2"):
+                self.map = ui.html("", sanitize=False).classes("w-full run-grid").mark("run-grid")
                 with ui.row().classes("gap-3"):
                     for status in STATUSES:
                         with ui.row().classes("items-center gap-1"):
@@ -33,7 +32,8 @@ class RunView:
                                     f'border-radius:7px;background:{gridmap.COLOURS[status]}">'
                                     f'</span>', sanitize=False)
                             ui.label(status)
-            with ui.column().classes("w-2/5 gap-2"):
+            with ui.column().classes("w-1/2 gap-2"):
+                self.alarm = AlarmPanel()
                 self.progress = ui.label("No treatment yet: open a plan and start it.") \
                     .classes("text-h5").mark("progress")
                 self.volume = ui.label("").classes("text-h6").mark("volume")

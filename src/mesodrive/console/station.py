@@ -36,7 +36,7 @@ from mesodrive.controller.treatment import (
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.vocabulary import DeviceState
-from mesodrive.records import RecordStore
+from mesodrive.records import RecordStore, point_outcomes
 
 log = logging.getLogger(__name__)
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
@@ -174,7 +174,19 @@ class Station:
             board.note(f"session {treatment.session} started: {len(vplan.points)} points")
             self.treatment, self.board, self.owner = treatment, board, owner
             treatment.start()
+            threading.Thread(target=self._after_run, args=(treatment, board), daemon=True,
+                             name="mesodrive-console-after-run").start()
             return treatment
+
+    def _after_run(self, treatment: Treatment, board: RunBoard) -> None:
+        """When the run (and its session) has ended: the map from the records."""
+        treatment.done.wait()
+        try:
+            board.reconcile(point_outcomes(self.service.store.session(treatment.session)))
+            board.note(f"session {treatment.session} ended: {treatment.state.value}; the map "
+                       f"now shows the records")
+        except Exception:  # the live map stays; the Records screen reads them again
+            log.exception("reading the ended session's records")
 
     @staticmethod
     def screening_questions() -> tuple[str, ...]:
@@ -247,6 +259,7 @@ class Station:
     # ----- e-stop ------------------------------------------------------------------------------
     def estop(self, via: str, browser_ms: float | None = None) -> EstopReport:
         """Emergency stop now (blocking for a few ms: call in a thread of its own)."""
+        received = time.time()
         t, inj = self.treatment, self.inj
         report = EstopReport(via, latched=False)
         try:
@@ -260,9 +273,9 @@ class Station:
             report.latched = report.device_s is not None
         except DriverError as exc:
             report.problem = f"NOT CONFIRMED: {exc} — cut the power"
-        done = time.time()
-        if browser_ms is not None and report.latched:
-            report.from_browser_s = done - browser_ms / 1000
+        if browser_ms is not None and report.device_s is not None:
+            # latched when the device confirmed, not after the record of it was written
+            report.from_browser_s = received + report.device_s - browser_ms / 1000
         self.last_estop = report
         if self.board is not None:
             self.board.note(self.describe_estop(report), "alarm")
