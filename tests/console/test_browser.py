@@ -84,6 +84,7 @@ def test_estop_key_during_a_shot_with_a_dialog_open(screen: Screen) -> None:
     session = start(screen, "slow.toml")
     wait(lambda: run_state() is RunState.RUNNING, 15, "running")
     dom(screen, "abort").click()  # a dialog is open and its text field has the focus
+    screen.wait(0.5)
     reason = field(screen, "abort-reason")
     reason.click()
     reason.send_keys("typing a reason")
@@ -102,8 +103,10 @@ def test_estop_key_during_a_shot_with_a_dialog_open(screen: Screen) -> None:
     figure("estop_key_to_latched_ms", browser_event_to_latched=round(
         (report.from_browser_s or 0) * 1000, 1), device_call=round((report.device_s or 0) * 1000, 1))
     dom(screen, "abort-cancel").click()  # the dialog that was open; the run is over anyway
+    screen.wait(0.5)  # the dialog's closing transition
     # Clearing needs a reason, and is recorded.
     dom(screen, "clear").click()
+    screen.wait(0.5)  # its opening transition
     dom(screen, "clear-ok").click()
     screen.should_contain("a reason is needed")
     assert inj.state is DeviceState.ESTOPPED

@@ -26,7 +26,7 @@ from mesodrive.cli import (
     sim_cmd,
 )
 from mesodrive.cli.exit_codes import ExitCode
-from mesodrive.console import command as console_cmd
+from mesodrive.console import console_cmd
 
 # Kept for callers of the old names.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = (
