@@ -149,3 +149,38 @@ async def test_controls_refuse_what_the_run_cannot_take(user: User) -> None:
         except ConsoleRefusal:
             continue
         raise AssertionError("expected a refusal")
+
+
+async def test_fire_in_triggered_mode(user: User) -> None:
+    await _open(user)
+    await _start(user, "triggered.toml")
+    await until(lambda: run_state() is RunState.RUNNING, what="running")
+    fire = user.find(marker="fire").elements.pop()
+    assert fire.visible
+    board = station().board
+    assert board is not None
+    for n in (1, 2):
+        await until(lambda: fire.enabled, 5, "Fire enabled")
+        user.find(marker="fire").click()
+        await until(lambda n=n: len(board.result_times()) >= n, 10, f"point {n} fired")
+    user.find(marker="abort").click()
+    user.find(marker="abort-reason").type("test over")
+    user.find(marker="abort-ok").click()
+    await until(lambda: run_state() is RunState.ABORTED, 15, "aborted")
+    assert len(board.result_times()) == 2
+
+
+async def test_fire_is_refused_for_an_auto_plan(user: User) -> None:
+    await _open(user)
+    await _start(user, "slow.toml")
+    from mesodrive.console.station import ConsoleRefusal
+
+    await user.should_not_see(marker="fire")  # hidden for an auto plan
+    try:
+        station().fire()
+    except ConsoleRefusal as exc:
+        assert "triggered plans only" in str(exc)
+    else:
+        raise AssertionError("Fire on an auto plan was not refused")
+    station().abort("test over")
+    await until(lambda: run_state() in DONE, 15, "ended")

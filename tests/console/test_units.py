@@ -124,3 +124,20 @@ def test_grid_draws_every_point_with_its_state() -> None:
     assert svg.count('data-status="pending"') == 7
     by_zone = gridmap.render(points, area=plan.plan.area, zones=plan.plan.zones)
     assert 'data-status="top row"' in by_zone
+
+
+def test_ended_run_map_comes_from_the_records() -> None:
+    from mesodrive.console.board import RunBoard
+    from mesodrive.records import PointOutcome
+
+    points = TreatmentService.load_plan(PLANS / "tiny.toml").checked.points
+    board = RunBoard(points, 1)
+
+    def o(point: int, outcome: str, shots: tuple[int, ...]) -> PointOutcome:
+        return PointOutcome(point, outcome, outcome, shots, 1.5, None, 20.0, 0.0, None)
+
+    board.reconcile([o(1, "delivered", (0,)), o(2, "cut short", (1,)), o(3, "not done", (2,)),
+                     o(4, "skipped", ()), o(5, "uncertain", (3,)), o(6, "not done", ())])
+    s = board.snapshot().statuses
+    assert [s[p] for p in range(1, 8)] == ["delivered", "cut short", "failed", "skipped",
+                                           "uncertain", "pending", "pending"]

@@ -30,12 +30,17 @@ class Header:
                                                   "text-white").mark("latched")
                 self.clear = ui.button("Clear e-stop…", on_click=self._ask_clear) \
                     .props("color=amber-9 push").mark("clear")
+                self.connect = ui.button("Connect", on_click=self._connect) \
+                    .props("color=blue-grey-6 push").mark("connect")
             add_estop()
         self._latched_text: str | None = None
         self._clear_dialog = confirm_dialog(
             "clear", "Clear the emergency stop",
             "Check the patient and the device first. The reason is recorded.", "Clear",
             reason_label="Why is it safe to clear?", reason_required=True, on_ok=self._clear)
+
+    async def _connect(self) -> None:
+        await attempt(station().connect)
 
     def _ask_clear(self) -> None:
         self._clear_dialog.open()
@@ -70,3 +75,4 @@ class Header:
                             else "DEVICE FAULT (latched)" if latched else "")
         self.latch.set_visibility(latched)
         self.clear.set_visibility(latched and not s.live)
+        self.connect.set_visibility(s.inj is None and not s.connecting)

@@ -44,7 +44,10 @@ def index(client: Client) -> None:
 
     ui.timer(REFRESH_S, refresh)
     refresh()
-    client.on_disconnect(lambda: station().owner_lost(client.id))
+    async def lost() -> None:  # records the reason (a durable write): not in the event loop
+        await run.io_bound(station().owner_lost, client.id)
+
+    client.on_disconnect(lost)
 
 
 def build(config: ConsoleConfig) -> None:
