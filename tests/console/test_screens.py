@@ -110,6 +110,8 @@ async def test_full_treatment_is_recorded_with_its_checklist(user: User) -> None
                             user.find(marker="sessions").elements.pop().rows))  # type: ignore[attr-defined]
     await station_records_show(user, session)
     await user.should_see("delivered")
+    user.find(marker="records-verify").click()
+    await user.should_see("chain intact")
 
 
 async def station_records_show(user: User, session: int) -> None:
@@ -184,3 +186,27 @@ async def test_fire_is_refused_for_an_auto_plan(user: User) -> None:
         raise AssertionError("Fire on an auto plan was not refused")
     station().abort("test over")
     await until(lambda: run_state() in DONE, 15, "ended")
+
+
+async def test_upload_a_plan_with_its_library(user: User) -> None:
+    from nicegui.elements.upload_files import SmallFileUpload
+
+    from tests.console.conftest import PLANS
+
+    await _open(user)
+    upload = user.find(marker="upload").elements.pop()
+    assert isinstance(upload, ui.upload)
+    plan = (PLANS / "tiny.toml").read_text().replace("../../../examples/products.toml",
+                                                      "products.toml")
+    library = (PLANS.parents[2] / "examples" / "products.toml").read_bytes()
+    with user:
+        await upload.handle_uploads([SmallFileUpload("evil.sh", "text/plain", b"rm -rf /")])
+    await user.should_see("only .toml plans")
+    with user:
+        await upload.handle_uploads([SmallFileUpload("mine.toml", "text/plain", plan.encode())])
+    await user.should_see("library file not found")  # not uploaded yet: said in words
+    with user:
+        await upload.handle_uploads([SmallFileUpload("products.toml", "text/plain", library)])
+    await until(lambda: station().plan is not None and station().plan.path.name == "mine.toml",
+                10, "the uploaded plan to open")
+    await user.should_see("9 points")

@@ -3,16 +3,20 @@ server set-up (token gate, device connection at start-up, station closed at shut
 
 from __future__ import annotations
 
+import logging
+
 from nicegui import Client, app, run, ui
 
 from mesodrive.console.access import TokenGate
 from mesodrive.console.config import ConsoleConfig
+from mesodrive.console.estop import add_estop
 from mesodrive.console.header import Header
 from mesodrive.console.plan_view import PlanView
 from mesodrive.console.records_view import RecordsView
 from mesodrive.console.run_view import RunView
 from mesodrive.console.runtime import install, station
 
+log = logging.getLogger(__name__)
 REFRESH_S = 0.05  # how often a page looks at the run (it redraws only what changed)
 
 
@@ -50,11 +54,23 @@ def index(client: Client) -> None:
     client.on_disconnect(lost)
 
 
+def page_error(exc: Exception) -> None:
+    """A page that failed to build: a sentence (the details are in the server's log), and the
+    e-stop, which is never out of reach. Never a traceback."""
+    log.error("the console page failed: %r", exc)
+    with ui.row().classes("items-center gap-6 q-pa-lg"):
+        add_estop()
+        ui.label("This page could not be shown (the server logged why). Reload it; a run in "
+                 "progress carries on, and E-STOP and the Escape key still work.") \
+            .classes("text-h6")
+
+
 def build(config: ConsoleConfig) -> None:
     """Everything `ui.run` serves, for this configuration."""
     s = install(config)
     app.add_middleware(TokenGate, token=config.token, secure=config.tls)
     ui.page("/")(index)
+    app.on_page_exception(page_error)
 
     async def connect() -> None:
         await run.io_bound(s.connect)

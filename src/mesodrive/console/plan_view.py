@@ -64,6 +64,7 @@ class PlanView:
     def __init__(self, on_started: Callable[[], None]) -> None:
         self._on_started = on_started
         self._upload_dir = Path(tempfile.mkdtemp(prefix="mesodrive-console-"))
+        self._uploaded_plan: Path | None = None
         examples = plans_in(station().config.plans)
         with ui.row().classes("items-end gap-4"):
             self.pick = ui.select(list(examples), label="Plan",
@@ -98,8 +99,13 @@ class PlanView:
             return
         target = self._upload_dir / name
         await e.file.save(target)
-        if name.endswith(".toml") and b"[[products]]" not in target.read_bytes():
-            await self._open(target)
+        if not name.endswith(".toml") or b"[[products]]" in target.read_bytes():
+            # a library or a point list: the plan uploaded with it (in any order) opens now
+            if self._uploaded_plan is not None:
+                await self._open(self._uploaded_plan)
+            return
+        self._uploaded_plan = target
+        await self._open(target)
 
     async def _open(self, path: Path) -> None:
         s = station()
