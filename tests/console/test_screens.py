@@ -3,7 +3,8 @@ console, on the real-time simulator, with this test's own records."""
 
 from __future__ import annotations
 
-from nicegui import ui
+import pytest
+from nicegui import run, ui
 from nicegui.testing import User
 
 from mesodrive.console.runtime import station
@@ -210,3 +211,21 @@ async def test_upload_a_plan_with_its_library(user: User) -> None:
     await until(lambda: station().plan is not None and station().plan.path.name == "mine.toml",
                 10, "the uploaded plan to open")
     await user.should_see("9 points")
+
+
+@pytest.mark.console_device("sim://?seed=4&realtime=1&faults=occlusion@3")
+async def test_estop_while_an_alarm_waits_for_its_answer(user: User) -> None:
+    from mesodrive.driver.vocabulary import DeviceState
+
+    await _open(user)
+    session = await _start(user, "tiny.toml")
+    await until(lambda: station().policy.question is not None, 30, "the occlusion alarm")
+    await user.should_see("ALARM — OCCLUSION")
+    report = await run.io_bound(station().estop, "button")
+    assert report.latched
+    await until(lambda: run_state() is RunState.ESTOPPED, 10, "the run e-stopped")
+    inj = station().inj
+    assert inj is not None and inj.state is DeviceState.ESTOPPED
+    await user.should_not_see("ALARM — OCCLUSION")
+    await user.should_see("E-STOPPED (latched)")
+    assert "estop" in {a for a, _ in actions(session)}
