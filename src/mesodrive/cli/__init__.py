@@ -27,13 +27,15 @@ from mesodrive.cli import (
     sim_cmd,
 )
 from mesodrive.cli.exit_codes import ExitCode
+from mesodrive.console import console_cmd
 
 # Kept for callers of the old names.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = (
     ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DEVICE, ExitCode.INTERRUPTED)
 
 # Subcommand modules, each with `register(subparsers) -> None`; the parser's `func` runs it.
-COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, calibrate_cmd, demo_cmd, devices_cmd, sim_cmd]
+COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, calibrate_cmd, console_cmd, demo_cmd,
+            devices_cmd, sim_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,43 @@
+"""Shared by the console tests (no pages here: NiceGUI drops page modules between tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from mesodrive.console.runtime import station
+from mesodrive.console.station import Checklist, Station
+from mesodrive.controller.states import RunState
+
+DONE = (RunState.COMPLETED, RunState.ABORTED, RunState.FAILED, RunState.ESTOPPED)
+
+
+async def until(cond: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await asyncio.sleep(0.05)
+
+
+def wait(cond: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        time.sleep(0.05)
+
+
+def full_checklist() -> Checklist:
+    return Checklist(Station.screening_questions(), product_confirmed=True, primed=True)
+
+
+def run_state() -> RunState | None:
+    t = station().treatment
+    return None if t is None else t.state
+
+
+def actions(session: int) -> list[tuple[str, str]]:
+    detail = station().service.store.session(session)
+    return [(a.action, a.reason) for a in detail.actions]
