@@ -2,6 +2,11 @@
 
 Messages are NamedTuple-based (immutable, cheap to build from `struct.unpack`), and their
 `pack`, `unpack` and `check` are generated flat, because they run on every frame.
+
+Each message also gets a fused wire path (`_encode_wire` and a `_decode_<name>` function in
+`WIRE_DECODERS`): one precompiled struct for header + payload, range checks inlined as plain
+comparisons (only where the struct itself would not refuse the value), CRC-32 and COBS in C.
+`codec.encode_message` and `codec.decode_wire` use them.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
 from mesodrive.protocol.message_base import {base_imports}
+from mesodrive.protocol.wire import cobs_encode as _cobs, crc32 as _crc, crc_bytes as _crc_bytes
 
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
+_struct_error = struct.error
 
 '''
 
@@ -45,6 +53,91 @@ def _valid_expr(f: FieldDef, cat: Catalogue) -> str:
         return f"'\\0' not in self.{f.name} and len(self.{f.name}.encode()) <= {f.size}"
     rng = f.effective_range(cat) or (f.wire_min, f.wire_max)
     return f"{rng[0]} <= self.{f.name} <= {rng[1]}"
+
+
+def _struct_consts(m: MessageDef) -> str:
+    """Module-level structs of the fused path: header + payload (encode), and a whole raw frame
+    with version, msg_id and CRC skipped (decode: flags, seq, ack, fields)."""
+    u = m.name.upper()
+    payload = m.struct_format[1:]
+    return (
+        f"_{u}_PACK = struct.Struct('<BBHHB{payload}').pack\n"
+        f"_{u}_UNPACK_RAW = struct.Struct('<xBHHx{payload}4x').unpack\n"
+    )
+
+
+def _wire_checks(m: MessageDef, cat: Catalogue) -> list[str]:
+    """Failing conditions of the valid ranges, as flat comparisons (`x < lo`, `x > hi`), only
+    where the range is narrower than the wire type: struct.pack refuses the rest."""
+    conds = []
+    for f in m.fields:
+        rng = f.effective_range(cat)
+        if rng is None:
+            continue
+        if rng[0] > f.wire_min:
+            conds.append(f"{f.name} < {rng[0]}")
+        if rng[1] < f.wire_max:
+            conds.append(f"{f.name} > {rng[1]}")
+    return conds
+
+
+def _encode_wire(m: MessageDef, cat: Catalogue) -> list[str]:
+    u = m.name.upper()
+    seq = m.channel == "seq"
+    header = f"{cat.protocol['version']}, {1 if seq else 0}, {'seq' if seq else '0'}, ack, {m.id:#04x}"
+    lines = ["", "    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:"]
+    lines.append('        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""')
+    has_str = any(f.is_str for f in m.fields)
+    names = [f.name for f in m.fields]
+    if has_str:
+        # Rare (identity): the general check, the strings encoded once for the struct.
+        lines.append("        if check:")
+        lines.append("            self.check()")
+        args = ", ".join(f"self.{f.name}.encode()" if f.is_str else f"self.{f.name}"
+                         for f in m.fields)
+        lines.append(f"        body = _{u}_PACK({header}, {args})")
+    else:
+        if names:
+            lines.append(f"        {', '.join(names)}{',' if len(names) == 1 else ''} = self")
+        conds = _wire_checks(m, cat)
+        if conds:
+            lines.append("        if check:")
+            lines.append("            try:")
+            lines.append(f"                if {' or '.join(conds)}:")
+            lines.append("                    raise self.range_errors()[0]")
+            lines.append("            except TypeError:  # not a number: name the field")
+            lines.append("                raise self.range_errors()[0] from None")
+        args = "".join(f", {n}" for n in names)
+        lines.append("        try:")
+        lines.append(f"            body = _{u}_PACK({header}{args})")
+        lines.append("        except _struct_error:")
+        lines.append("            # Outside its wire type (or not an integer): the RangeError the")
+        lines.append("            # full check would give; an invalid seq/ack stays a struct.error.")
+        lines.append("            errors = self.range_errors() if check else None")
+        lines.append("            if errors:")
+        lines.append("                raise errors[0] from None")
+        lines.append("            raise")
+    lines.append('        return _cobs(body + _crc_bytes(_crc(body))) + b"\\0"')
+    return lines
+
+
+def _decoder(m: MessageDef) -> str:
+    """The fused decoder of one message: a raw frame that passed COBS, CRC and version ->
+    (flags, seq, ack, message); struct.error if the length is wrong, StringFieldError."""
+    u = m.name.upper()
+    lines = ["", "", f"def _decode_{m.name}(raw: bytes) -> tuple[int, int, int, Message]:"]
+    lines.append(f"    t = _{u}_UNPACK_RAW(raw)")
+    if any(f.is_str for f in m.fields):
+        items = ", ".join(
+            f"decode_str(t[{i + 3}], {m.name!r}, {f.name!r})" if f.is_str else f"t[{i + 3}]"
+            for i, f in enumerate(m.fields)
+        )
+        lines.append(f"    return t[0], t[1], t[2], _new({m.class_name}, ({items},))")
+    elif m.fields:
+        lines.append(f"    return t[0], t[1], t[2], _new({m.class_name}, t[3:])")
+    else:
+        lines.append(f"    return t[0], t[1], t[2], _new({m.class_name}, ())")
+    return "\n".join(lines)
 
 
 def _message(m: MessageDef, cat: Catalogue) -> str:
@@ -105,6 +198,7 @@ def _message(m: MessageDef, cat: Catalogue) -> str:
         lines.append("            raise self.range_errors()[0]")
     else:
         lines.append("        return None")
+    lines += _encode_wire(m, cat)
     return "\n".join(lines)
 
 
@@ -125,15 +219,25 @@ def generate(cat: Catalogue) -> str:
         out.append(f"\n\nclass {e.name}({base}):\n    \"\"\"{e.doc}\"\"\"\n\n")
         for k, v in sorted(e.values.items(), key=lambda kv: kv[1]):
             out.append(f"    {k} = {v}\n")
+    out.append("\n")
+    for m in sorted(cat.messages, key=lambda m: m.id):
+        out.append(_struct_consts(m))
     for m in sorted(cat.messages, key=lambda m: m.id):
         out.append(_message(m, cat) + "\n")
+    for m in sorted(cat.messages, key=lambda m: m.id):
+        out.append(_decoder(m) + "\n")
     out.append("\n\nMESSAGES: dict[int, type[Message]] = {\n")
     for m in sorted(cat.messages, key=lambda m: m.id):
         out.append(f"    {m.id:#04x}: {m.class_name},\n")
     out.append("}\n")
+    out.append("\n# msg_id -> fused decoder of a raw frame (after COBS, CRC and version checks)\n")
+    out.append("WIRE_DECODERS: dict[int, Callable[[bytes], tuple[int, int, int, Message]]] = {\n")
+    for m in sorted(cat.messages, key=lambda m: m.id):
+        out.append(f"    {m.id:#04x}: _decode_{m.name},\n")
+    out.append("}\n")
     out.append("\n__all__ = [\n")
     names = ["PROTOCOL_VERSION", "SCHEMA_HASH", "TICK_HZ", "MAX_PAYLOAD", "HEARTBEAT_INTERVAL_MS",
-             "DEADMAN_TIMEOUT_MS", "MESSAGES"]
+             "DEADMAN_TIMEOUT_MS", "MESSAGES", "WIRE_DECODERS"]
     names += [e.name for e in cat.enums] + [m.class_name for m in cat.messages]
     out += [f"    {n!r},\n" for n in names]
     out.append("]\n")

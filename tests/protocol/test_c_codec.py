@@ -20,7 +20,7 @@ from cobs import cobs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from mesodrive.protocol.codec import decode_message, encode_message
+from mesodrive.protocol.codec import decode_message, decode_wire, encode_message
 from mesodrive.protocol.frame import FLAG_SEQ, Frame, FrameError, decode_frame, encode_frame
 from mesodrive.protocol.message_base import Channel, FieldSpec, Message
 from mesodrive.protocol.messages import MESSAGES
@@ -384,3 +384,39 @@ def test_cobs_matches_the_python_package(
         except cobs.DecodeError:
             want.append("error bad_cobs")
     assert run_tool(tool, [f"uncobs {e.hex()}" for e in encoded]) == want
+
+
+# ---- the fused Python decoder (decode_wire) against the reference Python path ----------------
+# No C here: python_verdict (decode_frame + decode_message) is what the C codec is held to above,
+# so the fused path reaching the same verdicts on the same damage keeps all three in agreement.
+
+
+def fused_verdict(wire: bytes) -> str:
+    try:
+        flags, seq, ack, msg = decode_wire(wire)
+    except FrameError as exc:
+        return f"error {exc.kind.value}"
+    return decode_line(Frame(flags, seq, ack, msg.MSG_ID, b""), msg)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged_wires())
+def test_fused_decoder_gives_the_reference_verdict_on_damage(wire: bytes) -> None:
+    assert fused_verdict(wire) == python_verdict(wire)
+
+
+@pytest.mark.skipif(not STR_MESSAGES, reason="no message with a strN field in the catalogue")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(string_damaged_wires())
+def test_fused_decoder_gives_the_reference_verdict_on_string_damage(wire: bytes) -> None:
+    assert fused_verdict(wire) == python_verdict(wire)
+
+
+@pytest.mark.skipif(not STR_MESSAGES, reason="no message with a strN field in the catalogue")
+def test_fused_decoder_gives_the_reference_verdict_on_every_string_damage() -> None:
+    for cls in STR_MESSAGES:
+        base = _zero_message(cls).pack()
+        for off, size in _str_offsets(cls):
+            for field in _fields_with_pieces(size):
+                wire = string_frame(cls, base[:off] + field + base[off + size:])
+                assert fused_verdict(wire) == python_verdict(wire), wire.hex()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import zlib
 
 import pytest
@@ -9,9 +10,17 @@ from cobs import cobs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mesodrive.protocol import FrameError, FrameErrorKind, RangeError, decode_frame, decode_message
+from mesodrive.protocol import (
+    Channel,
+    FrameError,
+    FrameErrorKind,
+    RangeError,
+    decode_frame,
+    decode_message,
+    decode_wire,
+)
 from mesodrive.protocol.codec import encode_message
-from mesodrive.protocol.frame import MAX_ENCODED, MAX_FRAME, encode_frame, pack_frame
+from mesodrive.protocol.frame import FLAG_SEQ, MAX_ENCODED, MAX_FRAME, encode_frame, pack_frame
 from mesodrive.protocol.messages import MAX_PAYLOAD, MESSAGES, QueueShot, StatusQuery
 from tests.protocol.strategies import messages_of, str_field_bytes, str_field_ok
 
@@ -173,3 +182,109 @@ def test_string_with_nul_is_refused(serial: str) -> None:
     with pytest.raises(RangeError, match="serial"):
         msg.check()
     assert [e.field for e in msg.range_errors()] == ["serial"]
+
+
+# ---- the fused path (generated per message) against the reference path -----------------------
+
+
+def _reference(wire: bytes) -> tuple[int, int, int, object] | str:
+    """decode_frame + decode_message: the verdict the fused decoder must reproduce."""
+    try:
+        frame = decode_frame(wire)
+        return frame.flags, frame.seq, frame.ack, decode_message(frame)
+    except FrameError as exc:
+        return exc.kind.value
+
+
+def _fused(wire: bytes) -> tuple[int, int, int, object] | str:
+    try:
+        return decode_wire(wire)
+    except FrameError as exc:
+        return exc.kind.value
+
+
+@pytest.mark.parametrize("cls", list(MESSAGES.values()), ids=lambda c: c.NAME)
+@given(data=st.data(), seq=st.integers(0, 0xFFFF), ack=st.integers(0, 0xFFFF))
+def test_fused_encoder_matches_the_reference_frame(
+    cls: type, data: st.DataObject, seq: int, ack: int
+) -> None:
+    msg = data.draw(messages_of(cls))
+    flags = FLAG_SEQ if msg.CHANNEL is Channel.SEQ else 0
+    want = encode_frame(flags, seq if flags else 0, ack, msg.MSG_ID, msg.pack())
+    assert encode_message(msg, seq, ack) == encode_message(msg, seq, ack, check=False) == want
+    assert decode_wire(want) == decode_wire(want[:-1]) == (flags, seq if flags else 0, ack, msg)
+    assert type(decode_wire(want)[3]) is cls
+
+
+@given(data=st.binary(max_size=300))
+def test_fused_decoder_on_noise_gives_the_reference_verdict(data: bytes) -> None:
+    assert _fused(data) == _reference(data)
+
+
+@given(i=st.integers(0, 1000), x=st.integers(1, 255), extra=st.binary(max_size=3))
+def test_fused_decoder_on_damaged_frames_gives_the_reference_verdict(
+    i: int, x: int, extra: bytes
+) -> None:
+    raw = bytearray(cobs.decode(encode_message(SHOT, 3, 4)[:-1]))
+    raw[i % len(raw)] ^= x
+    for body in (bytes(raw), bytes(raw[:-4]) + extra):  # CRC wrong / recomputed
+        for r in (body, body + zlib.crc32(body).to_bytes(4, "little")):
+            wire = cobs.encode(r) + b"\0"
+            assert _fused(wire) == _reference(wire)
+
+
+def test_fused_decoder_verdicts_in_order() -> None:
+    ok = encode_message(SHOT, 3, 4)
+    assert _fused(b"") == _reference(b"") == "truncated"
+    assert _fused(b"\0") == "truncated"
+    assert _fused(ok + ok) == "bad_cobs"  # two frames: a 0x00 inside
+    assert _fused(b"\x05" * 300) == "oversize"
+    assert _fused(encode_frame(0, 0, 0, 0xEE, b"")) == "unknown_id"
+    assert _fused(encode_frame(0, 0, 0, StatusQuery.MSG_ID, b"abc")) == "bad_length"
+    assert _fused(encode_frame(0, 0, 0, StatusQuery.MSG_ID, b"")) == "bad_length"
+    wrong_version = bytearray(pack_frame(0, 0, 0, StatusQuery.MSG_ID, b"\x01\x00"))
+    wrong_version[0] = 2
+    body = bytes(wrong_version[:-4])
+    assert _fused(cobs.encode(body + zlib.crc32(body).to_bytes(4, "little"))) == "bad_version"
+    wrong_version[-1] ^= 1  # and a bad CRC too: the CRC is checked first
+    assert _fused(cobs.encode(bytes(wrong_version))) == "bad_crc"
+
+
+@pytest.mark.parametrize(
+    "serial",
+    [b"\xff", b"ab\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+     b"ab\xe2\x82", b"a" * 14 + b"\xe2\x82", b"ab\0c", b"\0" * 15 + b"\x01", b"ok", b"\xe2\x82\xac"],
+)
+def test_fused_decoder_strings(serial: bytes) -> None:
+    from mesodrive.protocol.messages import Identity
+
+    wire = encode_frame(0, 0, 0, Identity.MSG_ID, _identity_payload(serial))
+    assert _fused(wire) == _reference(wire)
+    if str_field_ok(serial.ljust(16, b"\0")):
+        assert _fused(wire) != "bad_string"
+    else:
+        assert _fused(wire) == "bad_string"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("depth_um", 999), ("depth_um", 4001), ("session", 0), ("index", 2**32 - 1),
+     ("boot_nonce", 2**32), ("boot_nonce", -1), ("fire_tick", 2**64), ("trigger", 256),
+     ("dwell_ms", 2500.0), ("volume_nl", None), ("flow_nl_s", "100"), ("trigger", 2)],
+)
+def test_fused_encoder_refuses_what_check_refuses(field: str, value: object) -> None:
+    bad = QueueShot(**{**SHOT.as_dict(), field: value})
+    with pytest.raises(RangeError) as err:
+        encode_message(bad, 1, 2)
+    assert err.value.field == field
+    assert bad.range_errors()[0].field == field
+
+
+def test_fused_encoder_unchecked_and_header_errors_stay_struct_errors() -> None:
+    with pytest.raises(struct.error):
+        encode_message(QueueShot(**{**SHOT.as_dict(), "boot_nonce": 2**32}), check=False)
+    with pytest.raises(struct.error):
+        encode_message(SHOT, 2**16, 0)  # seq is not a field: no RangeError to give
+    # out of its valid range but within its wire type: sent as is when unchecked
+    assert decode_wire(encode_message(QueueShot(**{**SHOT.as_dict(), "depth_um": 1}),
+                                      check=False))[3].depth_um == 1

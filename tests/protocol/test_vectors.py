@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mesodrive.protocol.codec import decode_message, encode_message
+from mesodrive.protocol.codec import decode_message, decode_wire, encode_message
 from mesodrive.protocol.frame import FrameError, decode_frame
 from mesodrive.protocol.message_base import RangeError
 from mesodrive.protocol.messages import MESSAGES
@@ -65,6 +65,7 @@ def test_vector_decodes_to_its_fields(case: dict[str, Any]) -> None:
     msg = decode_message(frame)
     assert msg.NAME == case["message"]
     assert msg.as_dict() == case["fields"]
+    assert decode_wire(bytes.fromhex(case["frame"])) == (frame.flags, frame.seq, frame.ack, msg)
 
 
 @pytest.mark.parametrize("case", message_cases(), ids=_id)
@@ -85,6 +86,9 @@ def test_vector_fields_encode_to_its_frame(case: dict[str, Any]) -> None:
 def test_malformed_vector_is_rejected(case: dict[str, Any]) -> None:
     with pytest.raises(FrameError) as info:
         decode_message(decode_frame(bytes.fromhex(case["frame"])))
+    assert info.value.kind.value == case["error"]
+    with pytest.raises(FrameError) as info:
+        decode_wire(bytes.fromhex(case["frame"]))  # the fused path: the same verdict
     assert info.value.kind.value == case["error"]
 
 

@@ -3,7 +3,7 @@
 The lowest host layer; it imports nothing else of mesodrive, and the simulator may use it.
 """
 
-from mesodrive.protocol.codec import decode_message, encode_message
+from mesodrive.protocol.codec import decode_message, decode_wire, encode_message
 from mesodrive.protocol.deframer import Deframer
 from mesodrive.protocol.endpoint import Endpoint, Undecodable
 from mesodrive.protocol.frame import Frame, FrameError, FrameErrorKind, decode_frame, encode_frame
@@ -25,6 +25,7 @@ __all__ = [
     "Undecodable",
     "decode_frame",
     "decode_message",
+    "decode_wire",
     "encode_frame",
     "encode_message",
 ]

@@ -50,12 +50,15 @@ class Endpoint:
     def send(self, msg: Message, *, check: bool = True) -> bytes:
         """Queue a sequenced message (returns b"", it leaves on `poll`), or encode an
         unsequenced one now (returns its bytes). `check` refuses out-of-range fields."""
-        if check:
-            msg.check()
         if msg.CHANNEL is Channel.SEQ:
+            if check:
+                msg.check()
             self.link.send(msg.MSG_ID, msg.pack())
             return b""
-        return self.link.unsequenced(msg.MSG_ID, msg.pack())
+        # The fused path of the message (checks included); it carries the link's current ack.
+        wire = msg._encode_wire(0, self.link.expected, check)
+        self.link.unsequenced_sent()
+        return wire
 
     def poll(self, now: float) -> bytes:
         """Bytes due on the wire now (new and retransmitted sequenced frames, acks)."""

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import enum
 import struct
-import zlib
-from collections.abc import Callable
 from typing import NamedTuple
 
-from cobs import cobs
-
 from mesodrive.protocol.messages import MAX_PAYLOAD, PROTOCOL_VERSION
+from mesodrive.protocol.wire import (
+    CRC_RESIDUE,
+    CobsDecodeError,
+    cobs_decode,
+    cobs_encode,
+    crc32,
+    crc_bytes,
+)
 
 HEADER = struct.Struct("<BBHHB")  # version, flags, seq, ack, msg_id
 CRC = struct.Struct("<I")
@@ -65,9 +69,9 @@ class Frame(NamedTuple):
 # Bound once: these run for every frame.
 _pack_header = HEADER.pack
 _unpack_header = HEADER.unpack_from
-_crc32 = zlib.crc32
-_cobs_encode: Callable[[bytes], bytes] = cobs.encode  # the cobs package ships no types
-_cobs_decode: Callable[[bytes], bytes] = cobs.decode
+_crc32 = crc32
+_cobs_encode = cobs_encode
+_cobs_decode = cobs_decode
 _new = tuple.__new__
 
 
@@ -76,7 +80,7 @@ def pack_frame(flags: int, seq: int, ack: int, msg_id: int, payload: bytes) -> b
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"payload of {len(payload)} bytes exceeds MAX_PAYLOAD {MAX_PAYLOAD}")
     body = _pack_header(PROTOCOL_VERSION, flags, seq, ack, msg_id) + payload
-    return body + _crc32(body).to_bytes(4, "little")
+    return body + crc_bytes(_crc32(body))
 
 
 def encode_frame(flags: int, seq: int, ack: int, msg_id: int, payload: bytes) -> bytes:
@@ -91,14 +95,13 @@ def unpack_frame(raw: bytes) -> Frame:
         raise FrameError(FrameErrorKind.TRUNCATED, f"{n} bytes < minimum {MIN_FRAME}")
     if n > MAX_FRAME:
         raise FrameError(FrameErrorKind.OVERSIZE, f"{n} bytes > maximum {MAX_FRAME}")
-    body = raw[:-CRC_SIZE]
-    crc = int.from_bytes(raw[-CRC_SIZE:], "little")
-    if _crc32(body) != crc:
+    if _crc32(raw) != CRC_RESIDUE:  # same as crc32(body) != the CRC field (wire.CRC_RESIDUE)
+        crc = int.from_bytes(raw[-CRC_SIZE:], "little")
         raise FrameError(FrameErrorKind.BAD_CRC, f"CRC {crc:#010x} does not match")
-    version, flags, seq, ack, msg_id = _unpack_header(body)
+    version, flags, seq, ack, msg_id = _unpack_header(raw)
     if version != PROTOCOL_VERSION:
         raise FrameError(FrameErrorKind.BAD_VERSION, f"version {version} != {PROTOCOL_VERSION}")
-    return _new(Frame, (flags, seq, ack, msg_id, body[HEADER_SIZE:]))
+    return _new(Frame, (flags, seq, ack, msg_id, raw[HEADER_SIZE:-CRC_SIZE]))
 
 
 def decode_frame(encoded: bytes) -> Frame:
@@ -109,6 +112,6 @@ def decode_frame(encoded: bytes) -> Frame:
         raise FrameError(FrameErrorKind.OVERSIZE, f"{len(encoded)} encoded bytes")
     try:
         raw = _cobs_decode(encoded)
-    except cobs.DecodeError as exc:
+    except CobsDecodeError as exc:
         raise FrameError(FrameErrorKind.BAD_COBS, str(exc)) from None
     return unpack_frame(raw)

@@ -87,6 +87,11 @@ class Link:
         self._ack_due = False
         return encode_frame(0, 0, self._expected, msg_id, payload)
 
+    def unsequenced_sent(self) -> None:
+        """The caller encoded an unsequenced frame itself, with `expected` as its ack, and is
+        sending it now: that frame acknowledges everything received so far."""
+        self._ack_due = False
+
     def poll(self, now: float) -> list[bytes]:
         """Frames to transmit now: retransmissions due, new frames the window allows, an ack."""
         if self.lost:

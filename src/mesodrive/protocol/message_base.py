@@ -96,6 +96,10 @@ class Message:
     def unpack(cls, payload: bytes) -> Message:
         raise NotImplementedError
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes of this message in one frame (generated: see `codec.encode_message`)."""
+        raise NotImplementedError
+
     def check(self) -> None:
         """Raise the first RangeError, if any (generated subclasses do this fast)."""
         errors = self.range_errors()

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
 from mesodrive.protocol.message_base import Channel, FieldSpec, Message, decode_str
+from mesodrive.protocol.wire import cobs_encode as _cobs, crc32 as _crc, crc_bytes as _crc_bytes
 
 _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
+_struct_error = struct.error
 
 PROTOCOL_VERSION = 1
 SCHEMA_HASH = 0x502e43ca0c14b228
@@ -138,6 +141,73 @@ class Mode(enum.IntFlag):
     TIMED = 1
     TRIGGERED = 2
 
+_ACK_PACK = struct.Struct('<BBHHB').pack
+_ACK_UNPACK_RAW = struct.Struct('<xBHHx4x').unpack
+_LINK_SYNC_PACK = struct.Struct('<BBHHBH').pack
+_LINK_SYNC_UNPACK_RAW = struct.Struct('<xBHHxH4x').unpack
+_LINK_SYNC_REPLY_PACK = struct.Struct('<BBHHBHI').pack
+_LINK_SYNC_REPLY_UNPACK_RAW = struct.Struct('<xBHHxHI4x').unpack
+_IDENTIFY_PACK = struct.Struct('<BBHHBH').pack
+_IDENTIFY_UNPACK_RAW = struct.Struct('<xBHHxH4x').unpack
+_IDENTITY_PACK = struct.Struct('<BBHHBHBQ16s16sIIHHIIIIIIHIBBBIIIH').pack
+_IDENTITY_UNPACK_RAW = struct.Struct('<xBHHxHBQ16s16sIIHHIIIIIIHIBBBIIIH4x').unpack
+_CLOCK_QUERY_PACK = struct.Struct('<BBHHBH').pack
+_CLOCK_QUERY_UNPACK_RAW = struct.Struct('<xBHHxH4x').unpack
+_CLOCK_REPLY_PACK = struct.Struct('<BBHHBHIQ').pack
+_CLOCK_REPLY_UNPACK_RAW = struct.Struct('<xBHHxHIQ4x').unpack
+_STATUS_QUERY_PACK = struct.Struct('<BBHHBH').pack
+_STATUS_QUERY_UNPACK_RAW = struct.Struct('<xBHHxH4x').unpack
+_STATUS_REPLY_PACK = struct.Struct('<BBHHBHIBQiIIiBBHIIB').pack
+_STATUS_REPLY_UNPACK_RAW = struct.Struct('<xBHHxHIBQiIIiBBHIIB4x').unpack
+_GET_SHOT_PACK = struct.Struct('<BBHHBHIII').pack
+_GET_SHOT_UNPACK_RAW = struct.Struct('<xBHHxHIII4x').unpack
+_SHOT_RECORD_PACK = struct.Struct('<BBHHBHIIIIBQHIiH').pack
+_SHOT_RECORD_UNPACK_RAW = struct.Struct('<xBHHxHIIIIBQHIiH4x').unpack
+_HEARTBEAT_PACK = struct.Struct('<BBHHB').pack
+_HEARTBEAT_UNPACK_RAW = struct.Struct('<xBHHx4x').unpack
+_ESTOP_PACK = struct.Struct('<BBHHBH').pack
+_ESTOP_UNPACK_RAW = struct.Struct('<xBHHxH4x').unpack
+_ERROR_REPLY_PACK = struct.Struct('<BBHHBBB').pack
+_ERROR_REPLY_UNPACK_RAW = struct.Struct('<xBHHxBB4x').unpack
+_HOME_PACK = struct.Struct('<BBHHB').pack
+_HOME_UNPACK_RAW = struct.Struct('<xBHHx4x').unpack
+_PRIME_PACK = struct.Struct('<BBHHBII').pack
+_PRIME_UNPACK_RAW = struct.Struct('<xBHHxII4x').unpack
+_ARM_PACK = struct.Struct('<BBHHBIIH').pack
+_ARM_UNPACK_RAW = struct.Struct('<xBHHxIIH4x').unpack
+_DISARM_PACK = struct.Struct('<BBHHB').pack
+_DISARM_UNPACK_RAW = struct.Struct('<xBHHx4x').unpack
+_QUEUE_SHOT_PACK = struct.Struct('<BBHHBIIIBQHIIIH').pack
+_QUEUE_SHOT_UNPACK_RAW = struct.Struct('<xBHHxIIIBQHIIIH4x').unpack
+_CANCEL_QUEUE_PACK = struct.Struct('<BBHHB').pack
+_CANCEL_QUEUE_UNPACK_RAW = struct.Struct('<xBHHx4x').unpack
+_CLEAR_FAULT_PACK = struct.Struct('<BBHHB').pack
+_CLEAR_FAULT_UNPACK_RAW = struct.Struct('<xBHHx4x').unpack
+_SOFT_TRIGGER_PACK = struct.Struct('<BBHHB').pack
+_SOFT_TRIGGER_UNPACK_RAW = struct.Struct('<xBHHx4x').unpack
+_LOAD_SYRINGE_PACK = struct.Struct('<BBHHBI').pack
+_LOAD_SYRINGE_UNPACK_RAW = struct.Struct('<xBHHxI4x').unpack
+_COMMAND_REPLY_PACK = struct.Struct('<BBHHBBB').pack
+_COMMAND_REPLY_UNPACK_RAW = struct.Struct('<xBHHxBB4x').unpack
+_SHOT_ACCEPTED_PACK = struct.Struct('<BBHHBII').pack
+_SHOT_ACCEPTED_UNPACK_RAW = struct.Struct('<xBHHxII4x').unpack
+_SHOT_REJECTED_PACK = struct.Struct('<BBHHBIIB').pack
+_SHOT_REJECTED_UNPACK_RAW = struct.Struct('<xBHHxIIB4x').unpack
+_SHOT_RESULT_PACK = struct.Struct('<BBHHBIIQQHIiH').pack
+_SHOT_RESULT_UNPACK_RAW = struct.Struct('<xBHHxIIQQHIiH4x').unpack
+_TRIGGER_EVENT_PACK = struct.Struct('<BBHHBQ').pack
+_TRIGGER_EVENT_UNPACK_RAW = struct.Struct('<xBHHxQ4x').unpack
+_FAULT_EVENT_PACK = struct.Struct('<BBHHBBQi').pack
+_FAULT_EVENT_UNPACK_RAW = struct.Struct('<xBHHxBQi4x').unpack
+_STATE_EVENT_PACK = struct.Struct('<BBHHBBQH').pack
+_STATE_EVENT_UNPACK_RAW = struct.Struct('<xBHHxBQH4x').unpack
+_TELEMETRY_PACK = struct.Struct('<BBHHBQBiiIB').pack
+_TELEMETRY_UNPACK_RAW = struct.Struct('<xBHHxQBiiIB4x').unpack
+_BOOT_EVENT_PACK = struct.Struct('<BBHHBI').pack
+_BOOT_EVENT_UNPACK_RAW = struct.Struct('<xBHHxI4x').unpack
+_FAULT_NOTICE_PACK = struct.Struct('<BBHHBIBHBQi').pack
+_FAULT_NOTICE_UNPACK_RAW = struct.Struct('<xBHHxIBHBQi4x').unpack
+
 
 class _AckFields(NamedTuple):
     pass
@@ -165,6 +235,19 @@ class Ack(Message, _AckFields):
 
     def check(self) -> None:
         return None
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        try:
+            body = _ACK_PACK(1, 0, 0, ack, 0x00)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _LinkSyncFields(NamedTuple):
@@ -198,6 +281,20 @@ class LinkSync(Message, _LinkSyncFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, = self
+        try:
+            body = _LINK_SYNC_PACK(1, 0, 0, ack, 0x01, token)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _LinkSyncReplyFields(NamedTuple):
@@ -234,6 +331,20 @@ class LinkSyncReply(Message, _LinkSyncReplyFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, boot_nonce = self
+        try:
+            body = _LINK_SYNC_REPLY_PACK(1, 0, 0, ack, 0x02, token, boot_nonce)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _IdentifyFields(NamedTuple):
     token: int
@@ -266,6 +377,20 @@ class Identify(Message, _IdentifyFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, = self
+        try:
+            body = _IDENTIFY_PACK(1, 0, 0, ack, 0x03, token)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _IdentityFields(NamedTuple):
@@ -347,6 +472,13 @@ class Identity(Message, _IdentityFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        if check:
+            self.check()
+        body = _IDENTITY_PACK(1, 0, 0, ack, 0x04, self.token, self.protocol_version, self.schema_hash, self.serial.encode(), self.firmware.encode(), self.boot_nonce, self.tick_hz, self.depth_min_um, self.depth_max_um, self.volume_min_nl, self.volume_max_nl, self.flow_min_nl_s, self.flow_max_nl_s, self.speed_min_um_s, self.speed_max_um_s, self.dwell_max_ms, self.syringe_nl, self.sensors, self.modes, self.queue_len, self.horizon_ms, self.accel_um_s2, self.retract_um_s, self.park_um)
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _ClockQueryFields(NamedTuple):
     token: int
@@ -379,6 +511,20 @@ class ClockQuery(Message, _ClockQueryFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, = self
+        try:
+            body = _CLOCK_QUERY_PACK(1, 0, 0, ack, 0x05, token)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _ClockReplyFields(NamedTuple):
@@ -417,6 +563,20 @@ class ClockReply(Message, _ClockReplyFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, boot_nonce, ticks = self
+        try:
+            body = _CLOCK_REPLY_PACK(1, 0, 0, ack, 0x06, token, boot_nonce, ticks)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _StatusQueryFields(NamedTuple):
     token: int
@@ -449,6 +609,20 @@ class StatusQuery(Message, _StatusQueryFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, = self
+        try:
+            body = _STATUS_QUERY_PACK(1, 0, 0, ack, 0x07, token)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _StatusReplyFields(NamedTuple):
@@ -509,6 +683,26 @@ class StatusReply(Message, _StatusReplyFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, boot_nonce, state, ticks, needle_um, plunger_nl, remaining_nl, pressure_pa, contact, homed, faults, session, last_index, queued = self
+        if check:
+            try:
+                if state > 8 or contact > 1 or homed > 1:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _STATUS_REPLY_PACK(1, 0, 0, ack, 0x08, token, boot_nonce, state, ticks, needle_um, plunger_nl, remaining_nl, pressure_pa, contact, homed, faults, session, last_index, queued)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _GetShotFields(NamedTuple):
     token: int
@@ -547,6 +741,20 @@ class GetShot(Message, _GetShotFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, shot_boot, session, index = self
+        try:
+            body = _GET_SHOT_PACK(1, 0, 0, ack, 0x09, token, shot_boot, session, index)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _ShotRecordFields(NamedTuple):
@@ -601,6 +809,26 @@ class ShotRecord(Message, _ShotRecordFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, boot_nonce, shot_boot, session, index, status, start_tick, reached_depth_um, delivered_nl, peak_pressure_pa, flags = self
+        if check:
+            try:
+                if status > 7:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _SHOT_RECORD_PACK(1, 0, 0, ack, 0x0a, token, boot_nonce, shot_boot, session, index, status, start_tick, reached_depth_um, delivered_nl, peak_pressure_pa, flags)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _HeartbeatFields(NamedTuple):
     pass
@@ -628,6 +856,19 @@ class Heartbeat(Message, _HeartbeatFields):
 
     def check(self) -> None:
         return None
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        try:
+            body = _HEARTBEAT_PACK(1, 0, 0, ack, 0x0b)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _EstopFields(NamedTuple):
@@ -661,6 +902,20 @@ class Estop(Message, _EstopFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        token, = self
+        try:
+            body = _ESTOP_PACK(1, 0, 0, ack, 0x0c, token)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _ErrorReplyFields(NamedTuple):
@@ -697,6 +952,26 @@ class ErrorReply(Message, _ErrorReplyFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        msg_id, code = self
+        if check:
+            try:
+                if code > 11:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _ERROR_REPLY_PACK(1, 0, 0, ack, 0x0d, msg_id, code)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _HomeFields(NamedTuple):
     pass
@@ -724,6 +999,19 @@ class Home(Message, _HomeFields):
 
     def check(self) -> None:
         return None
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        try:
+            body = _HOME_PACK(1, 1, seq, ack, 0x20)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _PrimeFields(NamedTuple):
@@ -759,6 +1047,26 @@ class Prime(Message, _PrimeFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        volume_nl, flow_nl_s = self
+        if check:
+            try:
+                if volume_nl < 1 or volume_nl > 1000000 or flow_nl_s < 1 or flow_nl_s > 1000000:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _PRIME_PACK(1, 1, seq, ack, 0x21, volume_nl, flow_nl_s)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _ArmFields(NamedTuple):
@@ -797,6 +1105,26 @@ class Arm(Message, _ArmFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        boot_nonce, session, telemetry_ms = self
+        if check:
+            try:
+                if session < 1:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _ARM_PACK(1, 1, seq, ack, 0x22, boot_nonce, session, telemetry_ms)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _DisarmFields(NamedTuple):
     pass
@@ -824,6 +1152,19 @@ class Disarm(Message, _DisarmFields):
 
     def check(self) -> None:
         return None
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        try:
+            body = _DISARM_PACK(1, 1, seq, ack, 0x23)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _QueueShotFields(NamedTuple):
@@ -876,6 +1217,26 @@ class QueueShot(Message, _QueueShotFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        boot_nonce, session, index, trigger, fire_tick, depth_um, volume_nl, flow_nl_s, speed_um_s, dwell_ms = self
+        if check:
+            try:
+                if session < 1 or index > 4294967294 or trigger > 1 or depth_um < 1000 or depth_um > 4000 or volume_nl < 100 or volume_nl > 500000 or flow_nl_s < 100 or flow_nl_s > 1000000 or speed_um_s < 1000 or speed_um_s > 500000 or dwell_ms > 5000:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _QUEUE_SHOT_PACK(1, 1, seq, ack, 0x24, boot_nonce, session, index, trigger, fire_tick, depth_um, volume_nl, flow_nl_s, speed_um_s, dwell_ms)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _CancelQueueFields(NamedTuple):
     pass
@@ -903,6 +1264,19 @@ class CancelQueue(Message, _CancelQueueFields):
 
     def check(self) -> None:
         return None
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        try:
+            body = _CANCEL_QUEUE_PACK(1, 1, seq, ack, 0x25)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _ClearFaultFields(NamedTuple):
@@ -932,6 +1306,19 @@ class ClearFault(Message, _ClearFaultFields):
     def check(self) -> None:
         return None
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        try:
+            body = _CLEAR_FAULT_PACK(1, 1, seq, ack, 0x26)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _SoftTriggerFields(NamedTuple):
     pass
@@ -959,6 +1346,19 @@ class SoftTrigger(Message, _SoftTriggerFields):
 
     def check(self) -> None:
         return None
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        try:
+            body = _SOFT_TRIGGER_PACK(1, 1, seq, ack, 0x27)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _LoadSyringeFields(NamedTuple):
@@ -992,6 +1392,26 @@ class LoadSyringe(Message, _LoadSyringeFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        volume_nl, = self
+        if check:
+            try:
+                if volume_nl < 1 or volume_nl > 100000000:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _LOAD_SYRINGE_PACK(1, 1, seq, ack, 0x28, volume_nl)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _CommandReplyFields(NamedTuple):
@@ -1028,6 +1448,26 @@ class CommandReply(Message, _CommandReplyFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        command, code = self
+        if check:
+            try:
+                if code > 11:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _COMMAND_REPLY_PACK(1, 1, seq, ack, 0x40, command, code)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _ShotAcceptedFields(NamedTuple):
     session: int
@@ -1062,6 +1502,20 @@ class ShotAccepted(Message, _ShotAcceptedFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        session, index = self
+        try:
+            body = _SHOT_ACCEPTED_PACK(1, 1, seq, ack, 0x41, session, index)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _ShotRejectedFields(NamedTuple):
@@ -1099,6 +1553,26 @@ class ShotRejected(Message, _ShotRejectedFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        session, index, reason = self
+        if check:
+            try:
+                if reason > 18:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _SHOT_REJECTED_PACK(1, 1, seq, ack, 0x42, session, index, reason)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _ShotResultFields(NamedTuple):
@@ -1147,6 +1621,20 @@ class ShotResult(Message, _ShotResultFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        session, index, start_tick, end_tick, reached_depth_um, delivered_nl, peak_pressure_pa, flags = self
+        try:
+            body = _SHOT_RESULT_PACK(1, 1, seq, ack, 0x43, session, index, start_tick, end_tick, reached_depth_um, delivered_nl, peak_pressure_pa, flags)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _TriggerEventFields(NamedTuple):
     tick: int  # tick
@@ -1179,6 +1667,20 @@ class TriggerEvent(Message, _TriggerEventFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        tick, = self
+        try:
+            body = _TRIGGER_EVENT_PACK(1, 1, seq, ack, 0x44, tick)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _FaultEventFields(NamedTuple):
@@ -1217,6 +1719,26 @@ class FaultEvent(Message, _FaultEventFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        code, tick, detail = self
+        if check:
+            try:
+                if code > 9:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _FAULT_EVENT_PACK(1, 1, seq, ack, 0x45, code, tick, detail)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _StateEventFields(NamedTuple):
     state: int
@@ -1253,6 +1775,26 @@ class StateEvent(Message, _StateEventFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        state, tick, faults = self
+        if check:
+            try:
+                if state > 8:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _STATE_EVENT_PACK(1, 1, seq, ack, 0x46, state, tick, faults)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _TelemetryFields(NamedTuple):
@@ -1297,6 +1839,26 @@ class Telemetry(Message, _TelemetryFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        tick, state, needle_um, pressure_pa, remaining_nl, contact = self
+        if check:
+            try:
+                if state > 8 or contact > 1:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _TELEMETRY_PACK(1, 0, 0, ack, 0x60, tick, state, needle_um, pressure_pa, remaining_nl, contact)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
 
 class _BootEventFields(NamedTuple):
     boot_nonce: int
@@ -1329,6 +1891,20 @@ class BootEvent(Message, _BootEventFields):
             ok = False
         if not ok:
             raise self.range_errors()[0]
+
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        boot_nonce, = self
+        try:
+            body = _BOOT_EVENT_PACK(1, 0, 0, ack, 0x61, boot_nonce)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
 
 
 class _FaultNoticeFields(NamedTuple):
@@ -1373,6 +1949,191 @@ class FaultNotice(Message, _FaultNoticeFields):
         if not ok:
             raise self.range_errors()[0]
 
+    def _encode_wire(self, seq: int, ack: int, check: bool) -> bytes:
+        """Wire bytes (COBS + 0x00) of this message in one frame: the fused path."""
+        boot_nonce, state, faults, code, tick, detail = self
+        if check:
+            try:
+                if state > 8 or code > 9:
+                    raise self.range_errors()[0]
+            except TypeError:  # not a number: name the field
+                raise self.range_errors()[0] from None
+        try:
+            body = _FAULT_NOTICE_PACK(1, 0, 0, ack, 0x62, boot_nonce, state, faults, code, tick, detail)
+        except _struct_error:
+            # Outside its wire type (or not an integer): the RangeError the
+            # full check would give; an invalid seq/ack stays a struct.error.
+            errors = self.range_errors() if check else None
+            if errors:
+                raise errors[0] from None
+            raise
+        return _cobs(body + _crc_bytes(_crc(body))) + b"\0"
+
+
+def _decode_ack(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _ACK_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Ack, ())
+
+
+def _decode_link_sync(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _LINK_SYNC_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(LinkSync, t[3:])
+
+
+def _decode_link_sync_reply(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _LINK_SYNC_REPLY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(LinkSyncReply, t[3:])
+
+
+def _decode_identify(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _IDENTIFY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Identify, t[3:])
+
+
+def _decode_identity(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _IDENTITY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Identity, (t[3], t[4], t[5], decode_str(t[6], 'identity', 'serial'), decode_str(t[7], 'identity', 'firmware'), t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18], t[19], t[20], t[21], t[22], t[23], t[24], t[25], t[26],))
+
+
+def _decode_clock_query(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _CLOCK_QUERY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ClockQuery, t[3:])
+
+
+def _decode_clock_reply(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _CLOCK_REPLY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ClockReply, t[3:])
+
+
+def _decode_status_query(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _STATUS_QUERY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(StatusQuery, t[3:])
+
+
+def _decode_status_reply(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _STATUS_REPLY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(StatusReply, t[3:])
+
+
+def _decode_get_shot(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _GET_SHOT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(GetShot, t[3:])
+
+
+def _decode_shot_record(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _SHOT_RECORD_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ShotRecord, t[3:])
+
+
+def _decode_heartbeat(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _HEARTBEAT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Heartbeat, ())
+
+
+def _decode_estop(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _ESTOP_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Estop, t[3:])
+
+
+def _decode_error_reply(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _ERROR_REPLY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ErrorReply, t[3:])
+
+
+def _decode_home(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _HOME_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Home, ())
+
+
+def _decode_prime(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _PRIME_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Prime, t[3:])
+
+
+def _decode_arm(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _ARM_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Arm, t[3:])
+
+
+def _decode_disarm(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _DISARM_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Disarm, ())
+
+
+def _decode_queue_shot(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _QUEUE_SHOT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(QueueShot, t[3:])
+
+
+def _decode_cancel_queue(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _CANCEL_QUEUE_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(CancelQueue, ())
+
+
+def _decode_clear_fault(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _CLEAR_FAULT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ClearFault, ())
+
+
+def _decode_soft_trigger(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _SOFT_TRIGGER_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(SoftTrigger, ())
+
+
+def _decode_load_syringe(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _LOAD_SYRINGE_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(LoadSyringe, t[3:])
+
+
+def _decode_command_reply(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _COMMAND_REPLY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(CommandReply, t[3:])
+
+
+def _decode_shot_accepted(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _SHOT_ACCEPTED_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ShotAccepted, t[3:])
+
+
+def _decode_shot_rejected(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _SHOT_REJECTED_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ShotRejected, t[3:])
+
+
+def _decode_shot_result(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _SHOT_RESULT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(ShotResult, t[3:])
+
+
+def _decode_trigger_event(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _TRIGGER_EVENT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(TriggerEvent, t[3:])
+
+
+def _decode_fault_event(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _FAULT_EVENT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(FaultEvent, t[3:])
+
+
+def _decode_state_event(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _STATE_EVENT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(StateEvent, t[3:])
+
+
+def _decode_telemetry(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _TELEMETRY_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(Telemetry, t[3:])
+
+
+def _decode_boot_event(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _BOOT_EVENT_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(BootEvent, t[3:])
+
+
+def _decode_fault_notice(raw: bytes) -> tuple[int, int, int, Message]:
+    t = _FAULT_NOTICE_UNPACK_RAW(raw)
+    return t[0], t[1], t[2], _new(FaultNotice, t[3:])
+
 
 MESSAGES: dict[int, type[Message]] = {
     0x00: Ack,
@@ -1410,6 +2171,43 @@ MESSAGES: dict[int, type[Message]] = {
     0x62: FaultNotice,
 }
 
+# msg_id -> fused decoder of a raw frame (after COBS, CRC and version checks)
+WIRE_DECODERS: dict[int, Callable[[bytes], tuple[int, int, int, Message]]] = {
+    0x00: _decode_ack,
+    0x01: _decode_link_sync,
+    0x02: _decode_link_sync_reply,
+    0x03: _decode_identify,
+    0x04: _decode_identity,
+    0x05: _decode_clock_query,
+    0x06: _decode_clock_reply,
+    0x07: _decode_status_query,
+    0x08: _decode_status_reply,
+    0x09: _decode_get_shot,
+    0x0a: _decode_shot_record,
+    0x0b: _decode_heartbeat,
+    0x0c: _decode_estop,
+    0x0d: _decode_error_reply,
+    0x20: _decode_home,
+    0x21: _decode_prime,
+    0x22: _decode_arm,
+    0x23: _decode_disarm,
+    0x24: _decode_queue_shot,
+    0x25: _decode_cancel_queue,
+    0x26: _decode_clear_fault,
+    0x27: _decode_soft_trigger,
+    0x28: _decode_load_syringe,
+    0x40: _decode_command_reply,
+    0x41: _decode_shot_accepted,
+    0x42: _decode_shot_rejected,
+    0x43: _decode_shot_result,
+    0x44: _decode_trigger_event,
+    0x45: _decode_fault_event,
+    0x46: _decode_state_event,
+    0x60: _decode_telemetry,
+    0x61: _decode_boot_event,
+    0x62: _decode_fault_notice,
+}
+
 __all__ = [
     'PROTOCOL_VERSION',
     'SCHEMA_HASH',
@@ -1418,6 +2216,7 @@ __all__ = [
     'HEARTBEAT_INTERVAL_MS',
     'DEADMAN_TIMEOUT_MS',
     'MESSAGES',
+    'WIRE_DECODERS',
     'DeviceState',
     'Fault',
     'Result',
