@@ -26,7 +26,7 @@ from mesodrive.cli import (
     run_cmd,
     sim_cmd,
 )
-from mesodrive.cli.exit_codes import ExitCode
+from mesodrive.cli.exit_codes import ExitCode, epilog
 from mesodrive.console import console_cmd
 
 # Kept for callers of the old names.
@@ -38,13 +38,41 @@ COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, calibrate_cmd, console_cm
             devices_cmd, sim_cmd]
 
 
+DESCRIPTION = """\
+Control software for automated mesotherapy injectors: plan and run treatments (in a terminal or
+the web console), keep tamper-evident records, calibrate depth and dose. Without --device every
+command uses the built-in simulated injector, and says SIMULATOR.
+
+start here:
+  mesodrive plan check examples/face.toml       is the plan valid, and what will it do?
+  mesodrive run examples/face.toml              run it (asks the screening questions first)
+  mesodrive records list                        what was done
+  mesodrive COMMAND --help                      what a command does, its options, its exit codes"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mesodrive", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="mesodrive", description=DESCRIPTION,
+                                     epilog=epilog(), formatter_class=_Help)
     parser.add_argument("--version", action="version", version=f"mesodrive {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    for command in sub.choices.values():  # every command's --help ends with the exit codes
+        _with_exit_codes(command)
     return parser
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs keep their line breaks (lists of keys, the exit codes)."""
+
+
+def _with_exit_codes(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _Help
+    parser.epilog = f"{parser.epilog}\n\n{epilog()}" if parser.epilog else epilog()
+    for action in parser._actions:  # the nested commands (plan check, records show, ...)
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                _with_exit_codes(nested)
 
 
 def _debug() -> bool:

@@ -27,3 +27,20 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
     """Interrupted (a second Ctrl-C during a run, or Ctrl-C outside one). A run's session is left
     open and says so; `mesodrive resume SESSION` settles its shots and continues it."""
+
+
+SHORT = {
+    ExitCode.OK: "done (completed, valid, verified, cleared)",
+    ExitCode.FAILED: "the job ran but did not succeed (invalid plan, aborted run, failed check)",
+    ExitCode.USAGE: "bad usage or unreadable input (a file, --db, a session number, a reason)",
+    ExitCode.DEVICE: "the device, before anything started (cannot connect; e-stopped: clear it)",
+    ExitCode.ESTOPPED: "the run was emergency-stopped (the device stays latched until clear)",
+    ExitCode.INTERRUPTED: "interrupted (a second Ctrl-C; an open session says how to resume)",
+}
+
+
+def epilog() -> str:
+    """The exit codes, as every command's --help ends."""
+    lines = ["exit codes:"] + [f"  {int(code):>3}  {SHORT[code]}" for code in ExitCode]
+    lines.append("(the README's \"Exit codes\" table says which command uses which, and when)")
+    return "\n".join(lines)

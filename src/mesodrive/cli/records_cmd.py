@@ -98,7 +98,8 @@ def register(sub: Any) -> None:
     action("list", "list sessions").set_defaults(func=_list)
     show = action("show", "show one session: header, what happened at each point, alarms, "
                           "operator actions")
-    show.add_argument("session", type=int, metavar="SESSION")
+    show.add_argument("session", type=int, metavar="SESSION",
+                      help="the session number (the first column of `records list`)")
     show.add_argument("--map", type=Path, default=None, metavar="FILE",
                       help="also draw what happened at each point on the plan's map "
                            "(PNG, SVG, PDF), as `plan show` draws the plan")
@@ -106,8 +107,10 @@ def register(sub: Any) -> None:
     exp = action("export", "export one session as CSV (one line per shot, with its point's "
                            "x_mm, y_mm and zone) or JSON (all, and each point's position, zone "
                            "and outcome)")
-    exp.add_argument("session", type=int, metavar="SESSION")
-    exp.add_argument("--format", choices=["csv", "json"], required=True)
+    exp.add_argument("session", type=int, metavar="SESSION",
+                     help="the session number (the first column of `records list`)")
+    exp.add_argument("--format", choices=["csv", "json"], required=True,
+                     help="csv (one row per shot state) or json (the whole session)")
     exp.add_argument("-o", "--output", type=Path, default=None,
                      help="write to FILE instead of stdout")
     exp.set_defaults(func=_export)

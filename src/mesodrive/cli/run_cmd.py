@@ -61,8 +61,23 @@ _Terminal = Terminal  # the name the terminal tests know
 DISPLAY = Terminal()
 
 
+RUN_HELP = """\
+Run a treatment plan: check it against its product library, connect (no --device: the built-in
+simulator), refuse a device left e-stopped (`mesodrive clear`), ask the contraindication
+screening (or --yes), then inject point by point on the device clock; every shot is recorded.
+
+keys during a run:
+  Ctrl-C             pause at the next shot boundary, then [r]esume or [a]bort
+  Ctrl-C twice       exit at once; the session stays open for `mesodrive resume SESSION`
+  Ctrl-\\ or e Enter  EMERGENCY STOP (the device latches; `mesodrive clear` afterwards)
+  Enter              in triggered mode: fire the next point (as the pedal does)
+on an alarm (occlusion, empty syringe, contact lost, stall, link lost, late shot) it asks
+retry / skip point (with a reason) / abort; with --yes or without a terminal it aborts."""
+
+
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("run", help="run a treatment plan on the injector")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "run", help="run a treatment plan on the injector", description=RUN_HELP)
     p.add_argument("plan", type=Path, help="plan file (TOML)")
     _common(p)
     p.set_defaults(func=run)
