@@ -43,7 +43,7 @@ from mesodrive.controller.treatment_device import (
 )
 from mesodrive.controller.treatment_records import SCREENING, OperatorRecords, Screening
 from mesodrive.controller.treatment_run import Treatment
-from mesodrive.driver.errors import DriverError
+from mesodrive.driver.errors import DeviceTimeout, DriverError, TransportError
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.vocabulary import DeviceState
 from mesodrive.plan import (
@@ -155,7 +155,24 @@ def connect_device(url: str) -> Injector:
     try:
         return Injector.connect(url)
     except DriverError as exc:
-        raise TreatmentError(Failure.DEVICE, f"cannot connect to {url}: {exc}") from exc
+        raise TreatmentError(Failure.DEVICE, connect_problem(url, exc)) from exc
+
+
+def connect_problem(url: str, exc: DriverError) -> str:
+    """What went wrong connecting, in words an operator can act on (issue 14)."""
+    if isinstance(exc, DeviceTimeout):
+        return (f"cannot connect to {url}: the port opened, but no injector answered (the link "
+                f"handshake was tried several times over about a second; {exc}).\n"
+                "likely: the wrong port, the device switched off or still starting, another "
+                "program (or another mesodrive) holding the port, or a wrong baud rate on a "
+                "serial adapter.\n`mesodrive devices` lists the serial ports and USB injectors "
+                "this computer sees.")
+    if isinstance(exc, TransportError):
+        return (f"cannot connect to {url}: the port could not be opened ({exc}).\n"
+                "likely: a mistyped path or URL, the cable unplugged, or no permission on the "
+                "port.\n`mesodrive devices` lists the serial ports and USB injectors this "
+                "computer sees.")
+    return f"cannot connect to {url}: {exc}"  # e.g. a refused handshake: its own words are clear
 
 
 class TreatmentService:
