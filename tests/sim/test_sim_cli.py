@@ -171,3 +171,19 @@ def test_tcp_port_in_use_is_a_usage_error() -> None:
         assert result.returncode == 2, result.stderr
         assert "--tcp" in result.stderr and busy in result.stderr
         assert time.monotonic() - t0 < 60
+
+
+def test_sim_prints_a_line_per_shot_unless_quiet() -> None:
+    """Issue 14: whoever serves the simulator sees what the device did (a line per shot)."""
+    for quiet in (False, True):
+        with sim_process("--pty", "--seed", "3", *(["--quiet"] if quiet else [])) as (proc, pty):
+            demo = subprocess.run([sys.executable, "-m", "mesodrive", "demo", "--device", pty],
+                                  capture_output=True, text=True, timeout=60, check=False)
+            assert demo.returncode == 0, demo.stdout + demo.stderr
+            proc.terminate()
+            _, err = proc.communicate(timeout=10)
+        shots = [line for line in err.splitlines() if line.startswith("mesodrive sim: shot ")]
+        if quiet:
+            assert shots == []
+        else:
+            assert len(shots) == 3 and all("mm" in s and "µL" in s for s in shots), err

@@ -57,6 +57,8 @@ def register(sub: Any) -> None:
         help="full SimConfig query string (seed=1&faults=...); the options above override it",
     )
     p.add_argument("--shot-log", metavar="PATH", help="append one JSON line per executed shot")
+    p.add_argument("--quiet", action="store_true",
+                   help="do not print a line on stderr for every shot the device executes")
     p.add_argument(
         "--balance-pty",
         action="store_true",
@@ -70,6 +72,40 @@ def register(sub: Any) -> None:
         "(stdout line 'gauge PATH'); with --pty or --tcp",
     )
     p.set_defaults(func=run)
+
+
+class ShotAnnouncer:
+    """After each simulator step: one line on stderr per shot that finished (or lost its
+    power), so whoever serves the simulator sees what the device really did."""
+
+    def __init__(self) -> None:
+        self._told = 0
+
+    def __call__(self, device: Any) -> None:
+        from mesosim.transports import inner_device
+
+        log = getattr(inner_device(device), "executed_log", [])
+        while self._told < len(log):
+            e = log[self._told]
+            if e.end_time is None and not e.power_lost:
+                return  # still moving: told when it ends
+            self._told += 1
+            how = ("power lost while it moved" if e.power_lost else
+                   f"{e.reported_depth_um / 1000:.2f} mm, {e.reported_delivered_nl / 1000:.2f} µL"
+                   + (f", flags {e.flags:#x}" if e.flags else ""))
+            print(f"mesodrive sim: shot {e.index} (session {e.session}): {how}", file=sys.stderr,
+                  flush=True)
+
+
+def _steps(*steps: Any) -> Any:
+    """One after-step callable running each given one (None ones skipped)."""
+    live = [s for s in steps if s is not None]
+
+    def run(device: Any) -> None:
+        for step in live:
+            step(device)
+
+    return run if live else None
 
 
 def _usage_error(option: str, value: object, reason: object) -> int:
@@ -178,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
                 balance=want_balance,
                 gauge=want_gauge,
                 tcp_address=(host, port) if args.tcp is not None else ("127.0.0.1", 0),
-                after_step=shot_log,
+                after_step=_steps(shot_log, None if args.quiet else ShotAnnouncer()),
             )
         except OSError as exc:
             if args.tcp is None:
