@@ -29,6 +29,7 @@ from rich.text import Text
 
 from mesodrive.cli import terminal
 from mesodrive.cli.exit_codes import ExitCode
+from mesodrive.cli.plan_cmd import summary_lines
 from mesodrive.cli.terminal import EndOfInput, Terminal, choose
 from mesodrive.controller.engine import AlarmRaised, PointFinished, RunEvent
 from mesodrive.controller.engine import Progress as RunProgress
@@ -173,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
             except DriverError as exc:
                 _err(f"error: the device: {exc}")
                 return ExitCode.DEVICE
+            # What is about to happen, before anything moves (what `plan check` shows).
+            for line in summary_lines(vplan, args.plan):
+                console.print(Text(line))
             screening = _screening(args, console, operator)
             if screening is None:
                 return ExitCode.USAGE
