@@ -220,3 +220,24 @@ def test_a_slow_disk_makes_the_cadence_slip_never_a_late_shot(make_run) -> None:
     assert stats.late_shots == 0 and stats.underruns >= 1
     assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
     _records_match_truth(run)
+
+
+def test_time_left_after_a_pause_is_the_points_left_at_the_plans_pace(make_run) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: the time-left figure does not jump after a pause (it is the open points × the
+    plan's period, reckoned by the engine; none while paused)."""
+    from mesodrive.controller.run_events import Progress
+
+    run = make_run()
+    seen: list[Progress] = []
+    run.engine.subscribe(lambda e: seen.append(e) if isinstance(e, Progress) else None)
+    run.start()
+    run.wait_delivered(2)
+    run.engine.pause()
+    run.wait_state(RunState.PAUSED)
+    before = [p.eta_s for p in seen if p.eta_s is not None][-1]
+    run.engine.resume()
+    assert run.join() is RunState.COMPLETED
+    period = 1 / 2.0  # the test plan's cadence: 2 shots/s
+    etas = [p.eta_s for p in seen if p.eta_s is not None]
+    assert all(later <= earlier + 1e-9 for earlier, later in itertools.pairwise(etas))
+    assert before <= 9 * period and all(e / period == round(e / period) for e in etas)

@@ -24,7 +24,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
 from mesodrive.cli import terminal
@@ -299,16 +299,35 @@ def _policy(args: argparse.Namespace, console: Console, plan: ValidatedPlan) -> 
     return ask
 
 
+def time_left(eta_s: float | None) -> str:
+    """The run's remaining time as the engine reckons it; held (no number) while not running."""
+    if eta_s is None:
+        return "left: —"
+    minutes, seconds = divmod(round(eta_s), 60)
+    return f"left {minutes}:{seconds:02d}"
+
+
 def _execute(treatment: Treatment, console: Console, place: str) -> int:
     """Run in a worker thread; the main thread shows progress and turns Ctrl-C into a pause."""
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                   TextColumn("{task.fields[volume]}"), TimeRemainingColumn(),
-                   TextColumn("{task.fields[alarm]}"), console=console, transient=False)
-    task = bar.add_task("points", total=len(treatment.plan.points), volume="", alarm="")
+    # Time left comes from the engine (points still open × the plan's period), not from rich's
+    # rate estimate, which a pause or an alarm throws off; the next point's zone and depth are
+    # the plan's.
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[where]}"), TextColumn("{task.fields[volume]}"),
+                   TextColumn("{task.fields[left]}"), TextColumn("{task.fields[alarm]}"),
+                   console=console, transient=False)
+    task = bar.add_task("points", total=len(treatment.plan.points), volume="", alarm="",
+                        where="", left="")
+    by_number = {p.point: p for p in treatment.plan.points}
 
     def on_event(event: RunEvent) -> None:
         if isinstance(event, RunProgress):
+            nxt = by_number.get(event.next_point) if event.next_point is not None else None
+            where = "" if nxt is None else (f"next {nxt.point}" + (f" {escape(nxt.zone)}" if nxt.zone
+                                                                    else "")
+                                            + f" {nxt.depth_mm:g} mm")
             bar.update(task, completed=event.done + event.cut_short + event.skipped,
+                       where=where, left=time_left(event.eta_s),
                        volume=f"{event.delivered_ul:.1f}/{event.planned_ul:.1f} µL",
                        alarm=f"[red]{escape(event.alarm)}[/]" if event.alarm else "")
         elif isinstance(event, AlarmRaised):

@@ -352,7 +352,8 @@ class RunEngine:
         remaining = book.open_points
         eta = remaining * self.scheduler.period_s if remaining and self.state is S.RUNNING else None
         self._bus.emit(Progress(len(r.delivered), len(book), len(r.skipped), book.given_ul,
-                                book.planned_ul, eta, self._alarm, cut_short=len(r.partial)))
+                                book.planned_ul, eta, self._alarm, cut_short=len(r.partial),
+                                next_point=book.next_point()))
 
     def _journal(self, shot: Shot) -> None:
         """The driver's journal: durable before a shot is sent, off the timing path after."""

@@ -20,6 +20,7 @@ class Progress:
     eta_s: float | None
     alarm: str | None
     cut_short: int = 0  # points whose shot was cut short: finished, but not `done`
+    next_point: int | None = None  # the point the run goes to next (its zone and depth: the plan)
 
 
 RunProgress = Progress  # the name front ends use
