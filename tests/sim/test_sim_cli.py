@@ -187,3 +187,13 @@ def test_sim_prints_a_line_per_shot_unless_quiet() -> None:
             assert shots == []
         else:
             assert len(shots) == 3 and all("mm" in s and "µL" in s for s in shots), err
+
+
+def test_sim_over_tcp_tells_who_connects_and_leaves() -> None:
+    with sim_process("--tcp", "127.0.0.1:0", "--seed", "4") as (proc, url):
+        demo = subprocess.run([sys.executable, "-m", "mesodrive", "demo", "--device", url],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "client connected from" in err and "client disconnected" in err, err

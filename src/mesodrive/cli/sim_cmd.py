@@ -19,6 +19,7 @@ flushed at once, for comparing against the host's records.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -72,6 +73,13 @@ def register(sub: Any) -> None:
         "(stdout line 'gauge PATH'); with --pty or --tcp",
     )
     p.set_defaults(func=run)
+
+
+class _Say(logging.Handler):
+    """A simulator event (a TCP client connected or left) as a line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"mesodrive sim: {record.getMessage()}", file=sys.stderr, flush=True)
 
 
 class ShotAnnouncer:
@@ -194,6 +202,10 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _usage_error("--shot-log", args.shot_log, exc.strerror or exc)
 
+    if not args.quiet:  # who connects over TCP (a pty has no connection to tell of)
+        tcp_log = logging.getLogger("mesosim.transports.tcp_server")
+        tcp_log.setLevel(logging.INFO)
+        tcp_log.addHandler(_Say(logging.INFO))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
