@@ -140,9 +140,9 @@ def test_a_technicians_override_treats_a_real_device_and_is_recorded(
 
 
 def test_a_blank_override_is_no_override(tmp_path: Path) -> None:
-    with TreatmentService(tmp_path / "r.db") as service, _device(REAL) as inj:
-        with pytest.raises(TreatmentError) as refused:
-            service.choose_profile(inj, override="   ")
+    with (TreatmentService(tmp_path / "r.db") as service, _device(REAL) as inj,
+          pytest.raises(TreatmentError) as refused):
+        service.choose_profile(inj, override="   ")
     assert refused.value.kind is Failure.NO_PROFILE
 
 
@@ -155,9 +155,9 @@ def test_an_unusable_profile_row_is_a_damaged_records_error(tmp_path: Path) -> N
                  "WHERE id = ?", (pid,))
     conn.commit()
     conn.close()
-    with TreatmentService(db) as service, _device() as inj:
-        with pytest.raises(TreatmentError) as damaged:
-            service.choose_profile(inj)
+    with (TreatmentService(db) as service, _device() as inj,
+          pytest.raises(TreatmentError) as damaged):
+        service.choose_profile(inj)
     assert damaged.value.kind is Failure.RECORDS_DAMAGED
     assert f"calibration profile {pid} cannot be applied" in str(damaged.value)
     assert "volume_gain = 9.0" in str(damaged.value)
