@@ -47,7 +47,14 @@ from mesodrive.controller.treatment_device import (
     clear_device,
     latched_stop,
 )
-from mesodrive.controller.treatment_profile import DEFAULT_NEEDLE, ProfileChoice, find_profile
+from mesodrive.controller.treatment_profile import (
+    DEFAULT_NEEDLE,
+    ProfileChoice,
+    find_profile,
+    record_choice,
+    today,
+    unreachable,
+)
 from mesodrive.controller.treatment_records import SCREENING, OperatorRecords, Screening
 from mesodrive.controller.treatment_run import Treatment
 from mesodrive.driver.errors import DeviceTimeout, DriverError, TransportError
@@ -269,7 +276,7 @@ class TreatmentService:
             choice = ProfileChoice.of(caps, found, needle, override, self.db)
         except (RecordsError, sqlite3.DatabaseError) as exc:
             raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
-        self._profile_status = ((caps.serial, caps.boot_nonce, _today()), choice)
+        self._profile_status = ((caps.serial, caps.boot_nonce, today()), choice)
         if choice.refused:
             raise TreatmentError(Failure.NO_PROFILE, choice.problem())
         return choice
@@ -279,7 +286,7 @@ class TreatmentService:
         for a status line; None if it cannot be told. Never raises."""
         try:
             caps = inj.capabilities
-            key = (caps.serial, caps.boot_nonce, _today())
+            key = (caps.serial, caps.boot_nonce, today())
             if self._profile_status is None or self._profile_status[0] != key:
                 found = find_profile(self.db, caps.serial, DEFAULT_NEEDLE)
                 self._profile_status = (key, ProfileChoice.of(caps, found, DEFAULT_NEEDLE,
@@ -295,6 +302,9 @@ class TreatmentService:
         the engine, not yet running (`Treatment.run` or `Treatment.start`). `profile`: from
         `choose_profile` (None: chosen now, with the default needle and no override)."""
         choice = profile if profile is not None else self.choose_profile(inj)
+        if problems := unreachable(vplan.points, choice.profile, inj.capabilities):
+            raise TreatmentError(Failure.NOT_ALLOWED_ON_DEVICE, "with its calibration, the "
+                                 "plan is not allowed on this device:\n" + "\n".join(problems))
         inj.profile = choice.profile  # the driver's calibration hook: every shot from now on
         store = self.store
         session = store.start_session(
@@ -311,7 +321,7 @@ class TreatmentService:
             store.record_action(session, "override", f"{o.field} = {o.value} ({where}) beyond "
                                 f"{o.limit}: {o.reason}")
         if choice.override:  # the technician's decision to treat uncalibrated
-            _record_profile(store, session, choice)
+            record_choice(store, session, choice)
         engine = RunEngine(inj, vplan, store, session, policy=policy, config=config)
         return Treatment(engine, self.close)
 
@@ -362,6 +372,9 @@ class TreatmentService:
             raise TreatmentError(Failure.DEVICE_STOPPED, f"the device {stop.serial} is "
                                  f"{stop.describe()}", stop=stop)
         choice = profile if profile is not None else self.choose_profile(inj)
+        if problems := unreachable(target.plan.points, choice.profile, inj.capabilities):
+            raise TreatmentError(Failure.NOT_RESUMABLE, "with its calibration now, the plan is "
+                                 "not allowed on this device:\n" + "\n".join(problems))
         inj.profile = choice.profile
         store, session = self.store, target.session
         try:
@@ -372,7 +385,7 @@ class TreatmentService:
         store.record_action(session, "resume-after-crash",
                             f"settled {len(state.settled)} open shot(s): "
                             + ", ".join(f"{r.index}={r.state}" for r in state.settled))
-        _record_profile(store, session, choice)
+        record_choice(store, session, choice)
         if stop is not None:
             store.record_action(session, "clear-fault", f"on resume: {stop.describe()}")
             inj.clear_fault()
@@ -383,14 +396,3 @@ class TreatmentService:
                            skipped=state.skipped)
         return Treatment(engine, self.close), state
 
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
-def _record_profile(store: OperatorRecords, session: int, choice: ProfileChoice) -> None:
-    """The calibration applied, as an operator action (an override names its reason): after
-    an override, and on resume (the session's start row holds the profile it began with)."""
-    action = ("calibration-override" if choice.override else
-              "calibration-profile" if choice.active is not None else "no-calibration-profile")
-    store.record_action(session, action, choice.action_text())

@@ -13,12 +13,14 @@ goes on the record; the simulator only warns. "Real" is the device's own identit
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from mesodrive.driver.calibration_profile import IDENTITY, CalibrationProfile
 from mesodrive.driver.capabilities import DeviceCapabilities
+from mesodrive.plan import PlannedPoint
 from mesodrive.records import (
     DamagedRecordsError,
     NoDatabaseError,
@@ -27,7 +29,8 @@ from mesodrive.records import (
     StoredProfile,
 )
 
-__all__ = ["DEFAULT_NEEDLE", "ProfileChoice", "driver_profile", "find_profile"]
+__all__ = ["DEFAULT_NEEDLE", "ProfileChoice", "driver_profile", "find_profile", "record_choice",
+           "today", "unreachable"]
 
 DEFAULT_NEEDLE = "standard"  # the needle/syringe type a calibration or a run names by default
 
@@ -55,6 +58,24 @@ def find_profile(db: Path | str | None, serial: str, needle: str,
 
 def _day(ts: str) -> str:
     return ts[:10]
+
+
+def unreachable(points: Iterable[PlannedPoint], profile: CalibrationProfile,
+                caps: DeviceCapabilities) -> list[str]:
+    """Planned points whose corrected (commanded) depth or volume is outside the device's own
+    range: checked before a session starts, never found by a refused shot mid-treatment."""
+    out: list[str] = []
+    for p in points:
+        for what, asked, told, lo, hi, unit in (
+                ("depth", p.depth_mm, profile.commanded_depth_mm(p.depth_mm),
+                 caps.depth_min_mm, caps.depth_max_mm, "mm"),
+                ("volume", p.volume_ul, profile.commanded_volume_ul(p.volume_ul),
+                 caps.volume_min_ul, caps.volume_max_ul, "µL")):
+            if not lo <= told <= hi:
+                out.append(f"point {p.point}: {what} {asked:g} {unit} needs a commanded "
+                           f"{told:.3f} {unit} with calibration profile {profile.name!r}, "
+                           f"outside the device's {lo:g}–{hi:g} {unit}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -144,3 +165,16 @@ class ProfileChoice:
         reason = override.strip() if override and override.strip() else None
         return cls(caps.serial, needle, caps.simulated, active, lookup.expired,
                    reason if active is None else None, profile)
+
+
+def today() -> dt.date:
+    """The day profiles are valid on: UTC, as their expiry dates are."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def record_choice(store: RecordStore, session: int, choice: ProfileChoice) -> None:
+    """The calibration applied, as an operator action (an override names its reason): after
+    an override, and on resume (the session's start row holds the profile it began with)."""
+    action = ("calibration-override" if choice.override else
+              "calibration-profile" if choice.active is not None else "no-calibration-profile")
+    store.record_action(session, action, choice.action_text())
