@@ -343,8 +343,8 @@ def run_dose(args: argparse.Namespace) -> int:
         "relative_humidity_pct": args.humidity, "air_temperature_c": args.air_temp})
     limits, source, tb = _setup(args)
     connect = _connector(args, tb)
-    profile, base = _profile_before(args, connect)
-    with _open_balance(args) as balance:
+    with _open_balance(args) as balance:  # the instrument first, as before profiles were kept
+        profile, base = _profile_before(args, connect)
         outcome = calibrate_dose(
             connect, balance, environment=environment, limits=limits,
             limits_source=source, technician=args.technician, profile_before=profile,
@@ -368,8 +368,8 @@ def run_depth(args: argparse.Namespace) -> int:
 
     limits, source, tb = _setup(args)
     connect = _connector(args, tb)
-    profile, base = _profile_before(args, connect)
     with DepthGaugeClient.open(args.gauge, baudrate=args.gauge_baud) as gauge:
+        profile, base = _profile_before(args, connect)
         outcome = calibrate_depth(
             connect, gauge, limits=limits, limits_source=source,
             technician=args.technician, profile_before=profile, progress=_print_progress,
