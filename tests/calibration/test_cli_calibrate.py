@@ -4,6 +4,7 @@ prints each point, writes the certificate and the new profile, and exits by the 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -21,9 +22,10 @@ from tests.calibration.conftest import FakeBalanceDevice
 from tests.sim.test_sim_cli import sim_process, stop
 
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
-# Real time: the device's 250 ms dead-man leaves the host 250/WARP ms of wall time for a
-# heartbeat; time-warped, a loaded 2-core machine lost shots to it. Few shots keep it short.
-WARP = "1"
+# Time-warped ×2: the device's dead-man (250 ms) and its "no shot starts after 100 ms of host
+# silence" leave the host half of that in wall time, still a wide margin on a loaded 2-core
+# machine (the simulator is a separate process here). Few shots keep it short.
+WARP = "2"
 
 
 def quick_limits(tmp_path: Path) -> Path:
@@ -32,6 +34,7 @@ def quick_limits(tmp_path: Path) -> Path:
     path.write_text("""validity_days = 365
 [dose]
 replicates = 2
+max_water_temperature_drift_c = 0.5
 [[dose.points]]
 volume_ul = 10.0
 max_systematic_error_pct = 1.2
@@ -61,9 +64,10 @@ def bench(config: str) -> Iterator[tuple[str, str, str]]:
 
 @pytest.mark.slow
 def test_dose_calibration_writes_certificate_and_profile(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with bench("seed=21&volume_cv=0.001") as (injector, balance, _):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("20,2\n"))  # the reading after the weighings
+    with bench("seed=21") as (injector, balance, _):
         code = main(["calibrate", "dose", "--device", injector, "--balance", balance,
                      "--technician", "QA Bench", "--water-temp", "20.0", "--pressure", "1013.25",
                      "--humidity", "50", "--blank", "0", "--limits", str(quick_limits(tmp_path)),
@@ -85,6 +89,8 @@ def test_dose_calibration_writes_certificate_and_profile(
         limit = record["verdict"]["max_systematic_error_pct"]
         assert abs(record["systematic_error_pct"]) <= limit, record
     assert data["technician"] == "QA Bench" and data["device_serial"] == "SIM-0001"
+    assert "read the water temperature again" in out
+    assert data["environment"]["water_temperature_after_c"] == 20.2
     assert [len(r["masses_mg"]) for r in data["dose_before"]] == [2, 2]
     assert data["uncertainties"] == {"readability_mg": 0.01, "balance_repeatability_mg": 0.02,
                                      "water_temperature_c": 0.1, "air_pressure_hpa": 1.0,
@@ -98,7 +104,8 @@ def test_dose_calibration_writes_certificate_and_profile(
 def test_depth_calibration_reports_depths_the_device_cannot_reach(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with bench("seed=22") as (injector, _, gauge):
+    # A device whose travel is exactly 1–4 mm, with the simulator's default hidden errors.
+    with bench("seed=22&depth_min_um=1000&depth_max_um=4000") as (injector, _, gauge):
         code = main(["calibrate", "depth", "--device", injector, "--gauge", gauge,
                      "--technician", "QA", "--limits", str(quick_limits(tmp_path)),
                      "--out", str(tmp_path), "--time-warp", WARP])
@@ -109,6 +116,26 @@ def test_depth_calibration_reports_depths_the_device_cannot_reach(
     assert " as left  2.5 mm: mean 2.5" in out
     assert ": FAIL ->" in out
     assert load_profile(tmp_path / "profile.json").depth_scale == pytest.approx(0.955, abs=0.01)
+
+
+@pytest.mark.slow
+def test_water_that_drifted_during_the_weighings_voids_the_calibration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("20.7\n"))
+    limits = quick_limits(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with bench("seed=24") as (injector, balance, _):
+        code = main(["calibrate", "dose", "--device", injector, "--balance", balance,
+                     "--technician", "T", "--water-temp", "20.0", "--pressure", "1013.25",
+                     "--humidity", "50", "--blank", "0", "--limits", str(limits),
+                     "--out", str(out_dir), "--time-warp", WARP])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert code == 1, out + err
+    assert "error: the water temperature changed by +0.70 °C during the test" in err
+    assert list(out_dir.iterdir()) == [], "a void calibration writes neither profile nor certificate"
 
 
 def test_a_missing_environment_value_is_a_usage_error(

@@ -6,7 +6,7 @@ mass, and the water's temperature drifting more than `limits.toml` allows."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,21 +29,19 @@ from mesodrive.calibration.limits import load_limits
 from mesodrive.calibration.procedure import DoseCalibration, calibrate_dose
 from mesodrive.calibration.progress import RunProgress
 from mesodrive.driver.calibration_profile import IDENTITY
-from tests.calibration.test_runs import FAST, LIMITS, TB, connector, make_rig, quick_limits
+from tests.calibration.test_runs import (  # noqa: F401 - the fixture applies here too
+    FAST,
+    LIMITS,
+    TB,
+    connector,
+    make_rig,
+    quick_limits,
+    quick_thread_switches,
+)
 
 ENV = Environment(20.0, 1013.25, 50.0)
 SETTINGS = DoseRunSettings(volumes_ul=(10.0, 20.0), replicates=2, blank_s=0.0, land_s=0.3,
                            shot=FAST)
-
-
-@pytest.fixture(autouse=True)
-def quick_thread_switches() -> Iterator[None]:
-    import sys
-
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    yield
-    sys.setswitchinterval(before)
 
 
 class Unpluggable:
@@ -95,9 +93,9 @@ def at(step: int, label: str, action: Callable[[], None]) -> Callable[[RunProgre
 def test_the_balance_unplugged_mid_run_is_a_link_error() -> None:
     with make_rig() as rig:
         port = Unpluggable(rig.port("balance"))
-        with MtSicsBalance(port) as balance:  # type: ignore[arg-type]
-            with pytest.raises(BalanceLinkError, match="Input/output error|disconnected"):
-                calibrate(rig, balance, at_step=at(4, "as found", port.unplug))
+        with MtSicsBalance(port) as balance, \
+                pytest.raises(BalanceLinkError, match="Input/output error|disconnected"):
+            calibrate(rig, balance, at_step=at(4, "as found", port.unplug))
         assert rig.call(lambda dev: dev.state.name) != "ARMED"
 
 
@@ -137,9 +135,9 @@ def test_a_negative_net_mass_stops_the_pass_at_once() -> None:
 
 
 def test_water_temperature_drift_beyond_the_limit_voids_the_calibration() -> None:
-    with make_rig() as rig, MtSicsBalance(rig.port("balance")) as balance:
-        with pytest.raises(TemperatureDrift, match=r"changed by \+0\.60 °C .* ±0\.5 °C"):
-            calibrate(rig, balance, water_after=20.6)
+    with make_rig() as rig, MtSicsBalance(rig.port("balance")) as balance, \
+            pytest.raises(TemperatureDrift, match=r"changed by \+0\.60 °C .* ±0\.5 °C"):
+        calibrate(rig, balance, water_after=20.6)
 
 
 def test_the_drift_check() -> None:

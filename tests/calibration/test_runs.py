@@ -4,6 +4,7 @@ them within the ISO 8655-2 / ±0.03 mm limits, and failures stop the run with a 
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from collections.abc import Iterator
@@ -76,8 +77,13 @@ def quick_limits(replicates: int = 2, readings: int = 2) -> CalibrationLimits:
 def quick_thread_switches() -> Iterator[None]:
     before = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)  # the host's I/O thread gets the GIL within 0.5 ms
-    yield
-    sys.setswitchinterval(before)
+    gc.collect()
+    gc.disable()  # no stop-the-world collection pause (tens of ms) while a shot is armed
+    try:
+        yield
+    finally:
+        gc.enable()
+        sys.setswitchinterval(before)
 
 
 def make_rig(query: str = "seed=7") -> CalibrationRig:
