@@ -19,6 +19,7 @@ import pytest
 from mesodrive.calibration.profile_file import load_profile
 from mesodrive.cli import main
 from tests.calibration.conftest import FakeBalanceDevice
+from tests.calibration.test_runs import quick_thread_switches  # noqa: F401 - autouse here too
 from tests.sim.test_sim_cli import sim_process, stop
 
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
