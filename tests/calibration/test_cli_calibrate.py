@@ -53,9 +53,9 @@ readings_per_point = 2
 
 
 @contextmanager
-def bench(config: str) -> Iterator[tuple[str, str, str]]:
+def bench(config: str, warp: str = WARP) -> Iterator[tuple[str, str, str]]:
     with sim_process("--pty", "--balance-pty", "--gauge-pty", "--config",
-                     f"speed={WARP}&{config}") as (proc, injector):
+                     f"speed={warp}&{config}") as (proc, injector):
         assert proc.stdout is not None
         balance = proc.stdout.readline().split()[1]
         gauge = proc.stdout.readline().split()[1]
@@ -106,10 +106,11 @@ def test_depth_calibration_reports_depths_the_device_cannot_reach(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A device whose travel is exactly 1–4 mm, with the simulator's default hidden errors.
-    with bench("seed=22&depth_min_um=1000&depth_max_um=4000") as (injector, _, gauge):
+    # Real time (its dwells leave the armed device waiting on the host longest).
+    with bench("seed=22&depth_min_um=1000&depth_max_um=4000", warp="1") as (injector, _, gauge):
         code = main(["calibrate", "depth", "--device", injector, "--gauge", gauge,
                      "--technician", "QA", "--limits", str(quick_limits(tmp_path)),
-                     "--out", str(tmp_path), "--time-warp", WARP])
+                     "--out", str(tmp_path)])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert code == 1, out + err  # the simulator's default errors: 1 and 4 mm out of reach
@@ -185,12 +186,13 @@ def test_an_unreachable_injector_is_a_device_error(
 def test_a_fault_mid_run_is_one_clear_error_without_traceback(tmp_path: Path) -> None:
     """As a process (no test logging in the way): the stalled shot stops the run; the refused
     disarm that follows is one warning line, and nothing prints a traceback."""
-    with bench("seed=23&faults=stall@3") as (injector, balance, _):
+    # Real time: a separate host process, without the in-process tests' GC and GIL settings.
+    with bench("seed=23&faults=stall@3", warp="1") as (injector, balance, _):
         result = subprocess.run(
             [sys.executable, "-m", "mesodrive", "calibrate", "dose", "--device", injector,
              "--balance", balance, "--technician", "T", "--water-temp", "20", "--pressure",
              "1013", "--humidity", "50", "--blank", "0", "--limits", str(quick_limits(tmp_path)),
-             "--out", str(tmp_path), "--time-warp", WARP],
+             "--out", str(tmp_path)],
             check=False, capture_output=True, text=True, timeout=120,
             env={**os.environ, "MESODRIVE_DEBUG": ""})
     assert "Traceback" not in result.stdout + result.stderr

@@ -1,4 +1,4 @@
-"""Guided runs on the simulated calibration rig (in-process links, time-warped ×2): the
+"""Guided runs on the simulated calibration rig (in-process links, real time): the
 calibration finds the simulator's hidden dose and depth errors, the new profile cancels
 them within the ISO 8655-2 / ±0.03 mm limits, and failures stop the run with a typed error."""
 
@@ -36,11 +36,11 @@ from mesodrive.driver.injector import Injector
 from mesodrive.driver.timebase import Timebase
 from mesodrive.driver.transport import Transport
 
-# Host and rig share one process (and the GIL) here, and the device's 250 ms dead-man (and
-# its "no shot starts after 100 ms of host silence") leave 1/SPEED of that in wall time; ×2
-# with a short thread switch interval keeps that margin on a loaded 2-core machine. Few,
-# fast shots and a balance that settles in a third of a second keep the tests short.
-SPEED = 2.0
+# Real time: host and rig share one process (and the GIL) here, and the device's dead-man
+# (250 ms) and "no shot starts after 100 ms of host silence" leave 1/SPEED of that in wall
+# time; at ×2 a 2-core machine loaded by parallel test workers still lost a shot now and
+# then. Few, fast shots and a balance that settles in a third of a second keep tests short.
+SPEED = 1.0
 FAST_BALANCE = {"settling_time_s": 0.3, "settling_tau_s": 0.05}
 FAST = ShotSettings(flow_ul_s=100.0, speed_mm_s=50.0)
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
@@ -123,14 +123,14 @@ def test_dose_calibration_finds_and_cancels_the_hidden_errors(rig: CalibrationRi
             connector(rig), balance, environment=Environment(20.0, 1013.25, 50.0), limits=limits,
             limits_source="test", technician="T", profile_before=IDENTITY,
             water_temperature_after=lambda: 20.3,
-            settings=DoseRunSettings(volumes_ul=(10.0, 20.0, 50.0), replicates=3, blank_s=0.0,
-                                     land_s=0.3, shot=FAST),
+            settings=DoseRunSettings(volumes_ul=(10.0, 50.0), replicates=3, blank_s=0.0,
+                                     land_s=0.2, shot=FAST),
             progress=progress, clock=TB.now, sleep=TB.sleep)
     # The simulator: true volume = 1.03 · commanded − 0.12 µL.
     assert outcome.fit.gain == pytest.approx(1.03, abs=0.006)
     assert outcome.fit.offset_ul == pytest.approx(-0.12, abs=0.15)
     found = {m.requested_ul: m.result for m in outcome.as_found.measurements}
-    assert found[20.0].systematic_error_pct == pytest.approx(2.4, abs=0.4)
+    assert found[50.0].systematic_error_pct == pytest.approx(2.76, abs=0.4)
     cert = outcome.certificate
     assert not any(r.verdict.passed for r in cert.dose_before)
     assert all(r.verdict.passed for r in cert.dose_after), [r.verdict for r in cert.dose_after]
@@ -139,7 +139,7 @@ def test_dose_calibration_finds_and_cancels_the_hidden_errors(rig: CalibrationRi
     assert cert.environment is not None and cert.environment.water_temperature_after_c == 20.3
     assert cert.instruments[0].serial_number == "B220000001"
     assert len(cert.dose_after[0].masses_mg) == 3
-    steps = list(range(1, 3 + 3 * 3 + 1))  # prepare, blank, 3 × 3 replicates, done
+    steps = list(range(1, 3 + 2 * 3 + 1))  # prepare, blank, 2 × 3 replicates, done
     assert [(p.label, p.step) for p in seen] == [("as found", i) for i in steps] + [
         ("as left", i) for i in steps]
     assert {p.total for p in seen} == {len(steps)}
@@ -149,7 +149,7 @@ def depth_calibration(rig: CalibrationRig) -> Any:
     with DepthGaugeClient(rig.port("gauge")) as gauge:
         return calibrate_depth(connector(rig), gauge, limits=quick_limits(), limits_source="t",
                                technician="T", profile_before=IDENTITY,
-                               settings=DepthRunSettings(dwell_s=0.8, shot=FAST), clock=TB.now,
+                               settings=DepthRunSettings(dwell_s=0.5, shot=FAST), clock=TB.now,
                                sleep=TB.sleep)
 
 
