@@ -33,7 +33,7 @@ from mesosim.link_faults import LinkFaults
 
 # Catalogue ranges of queue_shot (messages.toml): device capabilities never exceed them.
 _CATALOGUE = {
-    "depth": (1000, 4000),
+    "depth": (500, 4500),
     "volume": (100, 500_000),
     "flow": (100, 1_000_000),
     "speed": (1000, 500_000),
@@ -77,8 +77,11 @@ class SimConfig(BaseModel):
     volume_offset_nl: float = -120.0  # per actuation: backlash / seal compression swallows 120 nL
 
     # ---- capabilities (identity; also the device's hard limits) ----------------------------
-    depth_min_um: int = 1000
-    depth_max_um: int = 4000
+    # Mechanical travel, in the device's own frame: wider than the 1-4 mm treatment range
+    # (which is the host's rule on the TRUE depth), so a calibration profile can correct the
+    # hidden depth errors at both ends: true 1 mm needs 0.92 mm, true 4 mm 4.06 mm here.
+    depth_min_um: int = 800
+    depth_max_um: int = 4200
     volume_min_nl: int = 500
     volume_max_nl: int = 200_000
     flow_min_nl_s: int = 1_000
@@ -104,7 +107,10 @@ class SimConfig(BaseModel):
     # ---- noise ------------------------------------------------------------------------------
     depth_noise_um: float = 8.0  # true per-shot depth repeatability (1 sigma)
     depth_encoder_noise_um: float = 2.0  # noise of the depth the device reports
-    volume_cv: float = 0.003  # true per-actuation volume repeatability (relative, 1 sigma)
+    # True per-actuation volume repeatability (relative, 1 sigma). 0.1 %: a syringe drive's
+    # lead screw and bore; 0.3 % (the old default) equalled ISO 8655-2's CV limit at 100 uL,
+    # i.e. a borderline non-conforming device that no calibration can fix.
+    volume_cv: float = 0.001
     pressure_noise_pa: float = 400.0  # pressure sensor noise (1 sigma)
 
     # ---- fluid line (first-order: C dP/dt = Q_in - P / R) ------------------------------------

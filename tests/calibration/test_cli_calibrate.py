@@ -5,6 +5,7 @@ when it passed (and only then), and exits by the verdict; `mesodrive run` then a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -21,13 +22,15 @@ from mesodrive.calibration.profile_file import load_profile
 from mesodrive.cli import main
 from mesodrive.records import RecordStore
 from tests.calibration.conftest import FakeBalanceDevice
+from tests.calibration.test_runs import quick_thread_switches  # noqa: F401 - autouse here too
 from tests.controller.conftest import write_plan
 from tests.sim.test_sim_cli import sim_process, stop
 
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
-# Real time: the device's 250 ms dead-man leaves the host 250/WARP ms of wall time for a
-# heartbeat; time-warped, a loaded 2-core machine lost shots to it. Few shots keep it short.
-WARP = "1"
+# Time-warped ×2: the device's dead-man (250 ms) and its "no shot starts after 100 ms of host
+# silence" leave the host half of that in wall time, still a wide margin on a loaded 2-core
+# machine (the simulator is a separate process here). Few shots keep it short.
+WARP = "2"
 
 
 def quick_limits(tmp_path: Path) -> Path:
@@ -36,6 +39,7 @@ def quick_limits(tmp_path: Path) -> Path:
     path.write_text("""validity_days = 365
 [dose]
 replicates = 2
+max_water_temperature_drift_c = 0.5
 [[dose.points]]
 volume_ul = 10.0
 max_systematic_error_pct = 1.2
@@ -53,9 +57,9 @@ readings_per_point = 2
 
 
 @contextmanager
-def bench(config: str) -> Iterator[tuple[str, str, str]]:
+def bench(config: str, warp: str = WARP) -> Iterator[tuple[str, str, str]]:
     with sim_process("--pty", "--balance-pty", "--gauge-pty", "--config",
-                     f"speed={WARP}&{config}") as (proc, injector):
+                     f"speed={warp}&{config}") as (proc, injector):
         assert proc.stdout is not None
         balance = proc.stdout.readline().split()[1]
         gauge = proc.stdout.readline().split()[1]
@@ -65,9 +69,10 @@ def bench(config: str) -> Iterator[tuple[str, str, str]]:
 
 @pytest.mark.slow
 def test_dose_calibration_writes_certificate_and_profile(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with bench("seed=21&volume_cv=0.001") as (injector, balance, _):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("20,2\n"))  # the reading after the weighings
+    with bench("seed=21") as (injector, balance, _):
         code = main(["calibrate", "dose", "--device", injector, "--balance", balance,
                      "--technician", "QA Bench", "--water-temp", "20.0", "--pressure", "1013.25",
                      "--humidity", "50", "--blank", "0", "--limits", str(quick_limits(tmp_path)),
@@ -91,6 +96,8 @@ def test_dose_calibration_writes_certificate_and_profile(
         limit = record["verdict"]["max_systematic_error_pct"]
         assert abs(record["systematic_error_pct"]) <= limit, record
     assert data["technician"] == "QA Bench" and data["device_serial"] == "SIM-0001"
+    assert "read the water temperature again" in out
+    assert data["environment"]["water_temperature_after_c"] == 20.2
     assert [len(r["masses_mg"]) for r in data["dose_before"]] == [2, 2]
     assert data["uncertainties"] == {"readability_mg": 0.01, "balance_repeatability_mg": 0.02,
                                      "water_temperature_c": 0.1, "air_pressure_hpa": 1.0,
@@ -114,10 +121,12 @@ def test_dose_calibration_writes_certificate_and_profile(
 def test_depth_calibration_reports_depths_the_device_cannot_reach(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with bench("seed=22") as (injector, _, gauge):
+    # A device whose travel is exactly 1–4 mm, with the simulator's default hidden errors.
+    # Real time (its dwells leave the armed device waiting on the host longest).
+    with bench("seed=22&depth_min_um=1000&depth_max_um=4000", warp="1") as (injector, _, gauge):
         code = main(["calibrate", "depth", "--device", injector, "--gauge", gauge,
                      "--technician", "QA", "--limits", str(quick_limits(tmp_path)),
-                     "--out", str(tmp_path), "--time-warp", WARP, "--db", str(tmp_path / "r.db"),
+                     "--out", str(tmp_path), "--db", str(tmp_path / "r.db"),
                      "--profile-out", str(tmp_path / "profile.json")])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
@@ -170,6 +179,26 @@ def test_calibrate_then_run_applies_the_stored_profile_to_every_shot(
         assert entry["true_depth_um"] / 1000 == pytest.approx(1.5, abs=0.03)
 
 
+@pytest.mark.slow
+def test_water_that_drifted_during_the_weighings_voids_the_calibration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("20.7\n"))
+    limits = quick_limits(tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with bench("seed=24") as (injector, balance, _):
+        code = main(["calibrate", "dose", "--device", injector, "--balance", balance,
+                     "--technician", "T", "--water-temp", "20.0", "--pressure", "1013.25",
+                     "--humidity", "50", "--blank", "0", "--limits", str(limits),
+                     "--out", str(out_dir), "--time-warp", WARP])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert code == 1, out + err
+    assert "error: the water temperature changed by +0.70 °C during the test" in err
+    assert list(out_dir.iterdir()) == [], "a void calibration writes neither profile nor certificate"
+
+
 def test_a_missing_environment_value_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -216,12 +245,13 @@ def test_an_unreachable_injector_is_a_device_error(
 def test_a_fault_mid_run_is_one_clear_error_without_traceback(tmp_path: Path) -> None:
     """As a process (no test logging in the way): the stalled shot stops the run; the refused
     disarm that follows is one warning line, and nothing prints a traceback."""
-    with bench("seed=23&faults=stall@3") as (injector, balance, _):
+    # Real time: a separate host process, without the in-process tests' GC and GIL settings.
+    with bench("seed=23&faults=stall@3", warp="1") as (injector, balance, _):
         result = subprocess.run(
             [sys.executable, "-m", "mesodrive", "calibrate", "dose", "--device", injector,
              "--balance", balance, "--technician", "T", "--water-temp", "20", "--pressure",
              "1013", "--humidity", "50", "--blank", "0", "--limits", str(quick_limits(tmp_path)),
-             "--out", str(tmp_path), "--time-warp", WARP],
+             "--out", str(tmp_path)],
             check=False, capture_output=True, text=True, timeout=120,
             env={**os.environ, "MESODRIVE_DEBUG": ""})
     assert "Traceback" not in result.stdout + result.stderr

@@ -173,15 +173,15 @@ def _rows(db: Path) -> int:
 
 def test_a_plan_the_calibrated_device_cannot_reach_is_refused_before_any_session(
         tmp_path: Path, plan: Path) -> None:
-    # 1.0 mm asked needs (1.0 - 0.1) / 0.95 = 0.947 mm commanded: below the device's 1 mm.
+    # 1.0 mm asked needs (1.0 - 0.3) / 0.95 = 0.737 mm commanded: below the device's 0.8 mm travel.
     db = tmp_path / "r.db"
-    store_profile(db, new_profile(depth_offset_mm=0.1))
+    store_profile(db, new_profile(depth_offset_mm=0.3))
     rows_before = _rows(db)
     with TreatmentService(db) as service, _device() as inj:
         vplan = service.validate_for_device(service.load_plan(plan), inj)
         with pytest.raises(TreatmentError) as refused:
             service.start(vplan, inj, SCREENED)
     assert refused.value.kind is Failure.NOT_ALLOWED_ON_DEVICE
-    assert "point 1: depth 1 mm needs a commanded 0.947 mm" in str(refused.value)
-    assert "outside the device's 1–4 mm" in str(refused.value)
+    assert "point 1: depth 1 mm needs a commanded 0.737 mm" in str(refused.value)
+    assert "outside the device's 0.8–4.2 mm" in str(refused.value)
     assert _rows(db) == rows_before

@@ -48,11 +48,11 @@ def test_every_payload_fits() -> None:
 
 
 def test_encode_refuses_out_of_range_naming_field_and_value() -> None:
-    bad = QueueShot(**{**SHOT.as_dict(), "depth_um": 4001})
-    with pytest.raises(RangeError, match=r"queue_shot\.depth_um = 4001 is outside \[1000, 4000\]"):
+    bad = QueueShot(**{**SHOT.as_dict(), "depth_um": 4501})
+    with pytest.raises(RangeError, match=r"queue_shot\.depth_um = 4501 is outside \[500, 4500\]"):
         encode_message(bad)
     # the device must still be able to receive such a frame, to reject it with a reason
-    assert decode_message(decode_frame(encode_message(bad, check=False))).depth_um == 4001
+    assert decode_message(decode_frame(encode_message(bad, check=False))).depth_um == 4501
 
 
 def test_enum_fields_are_range_checked() -> None:
@@ -268,7 +268,7 @@ def test_fused_decoder_strings(serial: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("depth_um", 999), ("depth_um", 4001), ("session", 0), ("index", 2**32 - 1),
+    [("depth_um", 499), ("depth_um", 4501), ("session", 0), ("index", 2**32 - 1),
      ("boot_nonce", 2**32), ("boot_nonce", -1), ("fire_tick", 2**64), ("trigger", 256),
      ("dwell_ms", 2500.0), ("volume_nl", None), ("flow_nl_s", "100"), ("trigger", 2)],
 )

@@ -13,7 +13,7 @@ def test_hidden_errors_are_on_by_default() -> None:
     assert c.depth_offset_um != 0 and c.depth_scale != 1
     assert c.volume_gain != 1 and c.volume_offset_nl != 0
     assert c.syringe_nl == 10_000_000
-    assert (c.depth_min_um, c.depth_max_um) == (1000, 4000)
+    assert (c.depth_min_um, c.depth_max_um) == (800, 4200)  # travel beyond the 1–4 mm
     assert not c.host_to_device.any and not c.device_to_host.any
 
 
@@ -60,7 +60,7 @@ def test_query_details() -> None:
         ("link_d2h=drop:x", ["link_d2h", "drop:x"]),
         ("seed=1&seed=2", ["seed"]),
         ("host_to_device=x", ["host_to_device"]),
-        ("depth_min_um=500", ["500"]),
+        ("depth_min_um=400", ["400"]),
         ("syringe_nl=0", ["syringe_nl"]),
     ],
 )
@@ -86,7 +86,7 @@ def test_to_query_round_trips() -> None:
 
 def test_validation() -> None:
     with pytest.raises(ValueError):
-        SimConfig(depth_max_um=4500)
+        SimConfig(depth_max_um=4600)  # beyond the protocol's 500–4500 µm
     with pytest.raises(ValueError):
         SimConfig(flow_min_nl_s=10)
     with pytest.raises(ValueError):

@@ -162,6 +162,6 @@ def test_random_sessions_keep_the_invariants(
     assert starts == sorted(starts)
     for e in dev.executed_log:
         assert e.power_lost or e.end_time is not None
-        assert 1000 <= e.depth_um <= 4000
+        assert dev.config.depth_min_um <= e.depth_um <= dev.config.depth_max_um
     assert host.deframer.error_count == 0
     assert dev.state in DeviceState

@@ -47,7 +47,7 @@ def test_link_sync_and_identity(host: Any) -> None:
     assert ident.protocol_version == 1 and ident.schema_hash == SCHEMA_HASH
     assert ident.serial == cfg.serial and ident.boot_nonce == host.nonce
     assert ident.tick_hz == 1_000_000
-    assert 1000 <= ident.depth_min_um <= ident.depth_max_um <= 4000
+    assert 500 <= ident.depth_min_um <= ident.depth_max_um <= 4500
     assert (ident.volume_min_nl, ident.volume_max_nl) == (cfg.volume_min_nl, cfg.volume_max_nl)
     assert ident.queue_len == cfg.queue_len and ident.horizon_ms == cfg.horizon_ms
     assert ident.syringe_nl == cfg.syringe_nl

@@ -114,8 +114,8 @@ def _reject(h: Any, q: QueueShot) -> RejectReason:
         ({"nonce": 12345}, RR.STALE_NONCE),
         ({"session": 8}, RR.WRONG_SESSION),
         ({"trigger": 7}, RR.BAD_TRIGGER_MODE),
-        ({"depth_um": 999}, RR.DEPTH_OUT_OF_RANGE),
-        ({"depth_um": 4001}, RR.DEPTH_OUT_OF_RANGE),
+        ({"depth_um": 799}, RR.DEPTH_OUT_OF_RANGE),  # the default travel: 800–4200 µm
+        ({"depth_um": 4201}, RR.DEPTH_OUT_OF_RANGE),
         ({"depth_um": 0}, RR.DEPTH_OUT_OF_RANGE),
         ({"depth_um": 65535}, RR.DEPTH_OUT_OF_RANGE),
         ({"volume_nl": 499}, RR.VOLUME_OUT_OF_RANGE),

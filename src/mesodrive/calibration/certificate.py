@@ -43,6 +43,7 @@ class InstrumentRecord(_Strict):
 
 class EnvironmentRecord(_Strict):
     water_temperature_c: float
+    water_temperature_after_c: float | None = None  # read when the weighings were done
     air_temperature_c: float
     air_pressure_hpa: float
     relative_humidity_pct: float
@@ -161,6 +162,7 @@ def build_certificate(
     profile_after: CalibrationProfile,
     instruments: Sequence[InstrumentRecord] = (),
     environment: Environment | None = None,
+    water_temperature_after_c: float | None = None,
     uncertainties: MeasurementUncertainties | None = None,
     dose_before: Sequence[DoseRecord] = (),
     dose_after: Sequence[DoseRecord] = (),
@@ -180,6 +182,7 @@ def build_certificate(
         instruments=list(instruments),
         environment=None if environment is None else EnvironmentRecord(
             water_temperature_c=environment.water_temperature_c,
+            water_temperature_after_c=water_temperature_after_c,
             air_temperature_c=environment.air_c,
             air_pressure_hpa=environment.air_pressure_hpa,
             relative_humidity_pct=environment.relative_humidity_pct),

@@ -179,8 +179,10 @@ def render_html(cert: Certificate) -> str:
         z = cert.dose_after[0].z_ul_per_mg if cert.dose_after else (
             cert.dose_before[0].z_ul_per_mg if cert.dose_before else None)
         sections += ["<h2>Environment</h2>", _table(
-            ["water °C", "air °C", "pressure hPa", "humidity % RH", "Z µL/mg"],
-            [[f"{env.water_temperature_c:.2f}", f"{env.air_temperature_c:.2f}",
+            ["water °C (before → after)", "air °C", "pressure hPa", "humidity % RH", "Z µL/mg"],
+            [[f"{env.water_temperature_c:.2f}" + (
+                "" if env.water_temperature_after_c is None
+                else f" → {env.water_temperature_after_c:.2f}"), f"{env.air_temperature_c:.2f}",
               f"{env.air_pressure_hpa:.1f}", f"{env.relative_humidity_pct:.0f}",
               f"{z:.6f}" if z is not None else "—"]])]
     for title, records in (("Dose as found", cert.dose_before), ("Dose as left", cert.dose_after)):

@@ -149,7 +149,15 @@ class GravimetricRun:
             firer.fire(depth_mm=s.depth_mm, volume_ul=volume_ul)
             self._sleep(s.land_s)
             reading, t = self._weigh()
-            masses.append(reading - readings[-1])
+            net = reading - readings[-1]
+            if net <= 0:
+                # Stop at once: nothing landed, or the vessel/pan was disturbed; every later
+                # difference would be just as meaningless.
+                raise RunError(
+                    f"{volume_ul:g} µL, replicate {i + 1}: the balance shows {net:+.3f} mg net "
+                    f"({readings[-1]:.3f} → {reading:.3f} mg) after a shot — was the vessel moved, "
+                    "the pan touched or the balance re-zeroed? The pass is void: start again")
+            masses.append(net)
             cycles.append(t - t_prev)
             readings.append(reading)
             t_prev = t

@@ -1,7 +1,9 @@
 """The laboratory conditions of a gravimetric test, validated once, where they enter.
 
-ISO 8655-6 asks for water and air at 15–30 °C (stable ±0.5 °C during the test); the air
-density approximation (OIML R 111) is used here between 600 and 1100 hPa and 0–100 % RH.
+ISO 8655-6 asks for water and air at 15–30 °C, stable within ±0.5 °C during the test (the
+technician reads the water before and after: `check_water_temperature_drift`, limit in
+`calibration/limits.toml`); the air density approximation (OIML R 111) is used here between
+600 and 1100 hPa and 0–100 % RH.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from mesodrive.calibration.errors import (
     CalibrationInputError,
     MissingEnvironmentValue,
     OutOfRangeValue,
+    TemperatureDrift,
 )
 
-__all__ = ["TEMPERATURE_RANGE_C", "Environment"]
+__all__ = ["TEMPERATURE_RANGE_C", "Environment", "check_water_temperature_drift"]
 
 TEMPERATURE_RANGE_C = (15.0, 30.0)
 PRESSURE_RANGE_HPA = (600.0, 1100.0)
@@ -85,3 +88,21 @@ def _check(name: str, value: float, bounds: tuple[float, float], unit: str) -> N
             f"environment: {name} = {value:g} {unit} is outside {lo:g}–{hi:g} {unit}"
             + (" (ISO 8655-6 gravimetry needs 15–30 °C)" if unit == "°C" else "")
         )
+
+
+def check_water_temperature_drift(before_c: float, after_c: float | None,
+                                  max_drift_c: float) -> float:
+    """The water temperature read after the test against the one read before it; returns the
+    drift (after − before, °C). A missing or out-of-range reading is bad input; a drift beyond
+    `max_drift_c` voids the test (`TemperatureDrift`)."""
+    if after_c is None:
+        raise MissingEnvironmentValue("environment: water_temperature_after_c is missing (read the "
+                                      "water temperature again when the weighings are done)")
+    _check("water_temperature_after_c", after_c, TEMPERATURE_RANGE_C, "°C")
+    drift = after_c - before_c
+    if abs(drift) > max_drift_c:
+        raise TemperatureDrift(
+            f"the water temperature changed by {drift:+.2f} °C during the test ({before_c:g} → "
+            f"{after_c:g} °C); ISO 8655-6 allows ±{max_drift_c:g} °C: the results are void — let "
+            "the water and the room settle, then calibrate again")
+    return drift

@@ -79,6 +79,11 @@ class OutOfRangeValue(CalibrationInputError):
     """A value lies outside the range the method is valid for (e.g. water at 31 °C)."""
 
 
+class TemperatureDrift(CalibrationError):
+    """The water's temperature changed more during the test than ISO 8655-6 allows (±0.5 °C):
+    Z and the evaporation were not what the evaluation assumed, so the results are void."""
+
+
 class FitError(CalibrationError):
     """The measurements do not give a usable calibration profile."""
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
 from mesodrive.calibration.errors import LimitsError
 from mesodrive.calibration.fits import DepthPoint
 from mesodrive.calibration.gravimetric import GravimetricResult
+from mesodrive.plan.library import TREATMENT_DEPTH_MM
 
 __all__ = ["CalibrationLimits", "DepthVerdict", "DoseVerdict", "load_limits", "verify_depth",
            "verify_dose"]
@@ -34,6 +35,8 @@ class DoseLimit(_Strict):
 
 class DoseLimits(_Strict):
     replicates: int = Field(ge=2)
+    # ISO 8655-6: the water's temperature stable within this during the test (before/after).
+    max_water_temperature_drift_c: PositiveFloat
     points: list[DoseLimit] = Field(min_length=1)
 
 
@@ -41,6 +44,18 @@ class DepthLimits(_Strict):
     points_mm: list[PositiveFloat] = Field(min_length=2)
     tolerance_mm: PositiveFloat
     readings_per_point: int = Field(ge=1)
+
+    @field_validator("points_mm")
+    @classmethod
+    def _in_treatment_range(cls, points: list[float]) -> list[float]:
+        # The test depths are true depths a plan may ask for: within the 1–4 mm treatment
+        # range (DOMAIN.md), never the device's wider mechanical travel.
+        lo, hi = TREATMENT_DEPTH_MM
+        outside = [p for p in points if not lo <= p <= hi]
+        if outside:
+            raise ValueError(f"test depths {outside} mm lie outside the {lo:g}–{hi:g} mm "
+                             "treatment range")
+        return points
 
 
 class CalibrationLimits(_Strict):

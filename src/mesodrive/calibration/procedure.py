@@ -23,7 +23,7 @@ from mesodrive.calibration.certificate import (
 from mesodrive.calibration.depth_run import DepthPass, DepthRun, DepthRunSettings
 from mesodrive.calibration.device import InjectorConnector, InjectorPort
 from mesodrive.calibration.dose_run import DosePass, DoseRunSettings, GravimetricRun
-from mesodrive.calibration.environment import Environment
+from mesodrive.calibration.environment import Environment, check_water_temperature_drift
 from mesodrive.calibration.fits import (
     DepthFit,
     DoseFit,
@@ -82,6 +82,7 @@ def calibrate_dose(
     limits_source: str,
     technician: str,
     profile_before: CalibrationProfile,
+    water_temperature_after: Callable[[], float | None],
     settings: DoseRunSettings | None = None,
     blank_s: float = 60.0,
     balance_repeatability_mg: float | None = None,
@@ -114,6 +115,10 @@ def calibrate_dose(
                     for m in as_found.measurements])
     profile = profile_from(_profile_name(serial, "dose"), dose=fit, base=profile_before)
     as_left, _, _ = one_pass(profile, session + 1, "as left")
+    # ISO 8655-6: the water stable during the test; a drift voids it before anything is made.
+    water_after = water_temperature_after()
+    check_water_temperature_drift(environment.water_temperature_c, water_after,
+                                  limits.dose.max_water_temperature_drift_c)
 
     uncertainties = MeasurementUncertainties(
         readability_mg=as_found.readability_mg,
@@ -127,7 +132,8 @@ def calibrate_dose(
         instruments=[InstrumentRecord(kind="balance", model=as_found.balance.model,
                                       serial_number=as_found.balance.serial_number,
                                       readability=f"{as_found.readability_mg:g} mg")],
-        environment=environment, uncertainties=uncertainties,
+        environment=environment, water_temperature_after_c=water_after,
+        uncertainties=uncertainties,
         dose_before=[dose_record(m.result, m.commanded_ul, limits, uncertainties)
                      for m in as_found.measurements],
         dose_after=[dose_record(m.result, m.commanded_ul, limits, uncertainties)

@@ -107,7 +107,7 @@ def register(sub: Any) -> None:
     _device_options(dose)
     _balance_options(dose)
     env = dose.add_argument_group("environment (measured at the bench)")
-    env.add_argument("--water-temp", type=float, metavar="C", help="water temperature, °C")
+    env.add_argument("--water-temp", type=float, metavar="C", help="water temperature before the weighings, °C (asked again after them)")
     env.add_argument("--air-temp", type=float, metavar="C",
                      help="air temperature, °C (default: the water temperature)")
     env.add_argument("--pressure", type=float, metavar="HPA", help="air pressure, hPa")
@@ -348,7 +348,8 @@ def run_dose(args: argparse.Namespace) -> int:
         outcome = calibrate_dose(
             connect, balance, environment=environment, limits=limits,
             limits_source=source, technician=args.technician, profile_before=profile,
-            blank_s=args.blank, balance_repeatability_mg=args.balance_repeatability,
+            water_temperature_after=_ask_water_temperature, blank_s=args.blank,
+            balance_repeatability_mg=args.balance_repeatability,
             u_water_temperature_c=args.u_water_temp, u_air_pressure_hpa=args.u_pressure,
             u_relative_humidity_pct=args.u_humidity,
             progress=_print_progress, clock=tb.now, sleep=tb.sleep)
@@ -360,6 +361,22 @@ def run_dose(args: argparse.Namespace) -> int:
                   f"CV {r.cv_pct:.3f} % (≤{r.verdict.max_cv_pct:g}), U {r.uncertainty.expanded_ul:.4f}"
                   f" µL  {'PASS' if r.verdict.passed else 'FAIL'}")
     return _write_outputs(args, outcome, "dose", base)
+
+
+def _ask_water_temperature() -> float | None:
+    """The technician's second reading of the water (ISO 8655-6: stable during the test),
+    asked when the weighings are done; None if nothing is entered."""
+    print("weighings done: read the water temperature again and enter it (°C): ",
+          end="", flush=True)
+    line = sys.stdin.readline().strip()
+    print()
+    if not line:
+        return None
+    try:
+        return float(line.replace(",", "."))
+    except ValueError:
+        raise CalibrationInputError(
+            f"water temperature after the weighings: {line!r} is not a number") from None
 
 
 def run_depth(args: argparse.Namespace) -> int:

@@ -44,8 +44,8 @@ class DeviceLimits:
         """The built-in simulator's capabilities and mechanics (simulator/mesosim/config.py),
         for offline `plan check`. A test keeps the two in step."""
         return cls(
-            depth_min_mm=1.0,
-            depth_max_mm=4.0,
+            depth_min_mm=0.8,  # mechanical travel; the treatment range 1–4 mm is separate
+            depth_max_mm=4.2,
             volume_min_ul=0.5,
             volume_max_ul=200.0,
             flow_min_ul_s=1.0,

@@ -16,7 +16,7 @@ _new = tuple.__new__  # builds a message straight from struct.unpack's tuple
 _struct_error = struct.error
 
 PROTOCOL_VERSION = 1
-SCHEMA_HASH = 0x502e43ca0c14b228
+SCHEMA_HASH = 0x144223ae9cc492fd
 TICK_HZ = 1000000
 MAX_PAYLOAD = 240
 HEARTBEAT_INTERVAL_MS = 100
@@ -1195,7 +1195,7 @@ class QueueShot(Message, _QueueShotFields):
         FieldSpec('index', 'u32', None, None, 0, 4294967294, True),
         FieldSpec('trigger', 'u8', None, 'TriggerMode', 0, 1, True),
         FieldSpec('fire_tick', 'u64', 'tick', None, 0, 18446744073709551615, False),
-        FieldSpec('depth_um', 'u16', 'um', None, 1000, 4000, True),
+        FieldSpec('depth_um', 'u16', 'um', None, 500, 4500, True),
         FieldSpec('volume_nl', 'u32', 'nL', None, 100, 500000, True),
         FieldSpec('flow_nl_s', 'u32', 'nL/s', None, 100, 1000000, True),
         FieldSpec('speed_um_s', 'u32', 'um/s', None, 1000, 500000, True),
@@ -1211,7 +1211,7 @@ class QueueShot(Message, _QueueShotFields):
 
     def check(self) -> None:
         try:
-            ok = 0 <= self.boot_nonce <= 4294967295 and 1 <= self.session <= 4294967295 and 0 <= self.index <= 4294967294 and 0 <= self.trigger <= 1 and 0 <= self.fire_tick <= 18446744073709551615 and 1000 <= self.depth_um <= 4000 and 100 <= self.volume_nl <= 500000 and 100 <= self.flow_nl_s <= 1000000 and 1000 <= self.speed_um_s <= 500000 and 0 <= self.dwell_ms <= 5000
+            ok = 0 <= self.boot_nonce <= 4294967295 and 1 <= self.session <= 4294967295 and 0 <= self.index <= 4294967294 and 0 <= self.trigger <= 1 and 0 <= self.fire_tick <= 18446744073709551615 and 500 <= self.depth_um <= 4500 and 100 <= self.volume_nl <= 500000 and 100 <= self.flow_nl_s <= 1000000 and 1000 <= self.speed_um_s <= 500000 and 0 <= self.dwell_ms <= 5000
         except (TypeError, AttributeError, UnicodeError):
             ok = False
         if not ok:
@@ -1222,7 +1222,7 @@ class QueueShot(Message, _QueueShotFields):
         boot_nonce, session, index, trigger, fire_tick, depth_um, volume_nl, flow_nl_s, speed_um_s, dwell_ms = self
         if check:
             try:
-                if session < 1 or index > 4294967294 or trigger > 1 or depth_um < 1000 or depth_um > 4000 or volume_nl < 100 or volume_nl > 500000 or flow_nl_s < 100 or flow_nl_s > 1000000 or speed_um_s < 1000 or speed_um_s > 500000 or dwell_ms > 5000:
+                if session < 1 or index > 4294967294 or trigger > 1 or depth_um < 500 or depth_um > 4500 or volume_nl < 100 or volume_nl > 500000 or flow_nl_s < 100 or flow_nl_s > 1000000 or speed_um_s < 1000 or speed_um_s > 500000 or dwell_ms > 5000:
                     raise self.range_errors()[0]
             except TypeError:  # not a number: name the field
                 raise self.range_errors()[0] from None
