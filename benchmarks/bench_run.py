@@ -14,20 +14,25 @@ and simulated device, with the simulator's runner and the host's Timebase both a
 (in-process `sim://?speed=K`); it reports wall time, simulated seconds per wall second and
 whether the run stayed clean (no underruns, no late shots) at that speed.
 
+With `--runs N` it runs a series, one line per figure per run (tagged "run") and a
+`run_series` summary: aborted runs, late shots, underruns, the worst host frame gap of all runs,
+whether every run's records verify, and the machine's load average; `--load N` starts N
+busy-loop processes for the series (default 1, the other core; `--idle` is `--load 0`).
+
 Run: python benchmarks/bench_run.py [--points N] [--idle]   (~105 s for 1,000 points)
+     python benchmarks/bench_run.py --runs 10 --load 2    (both cores loaded; ~18 min)
      python benchmarks/bench_run.py --warp 10 20 40 --idle
+For long time-warped runs (10,000 points, a series, aborts explained) see bench_warp.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import multiprocessing
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -91,9 +96,8 @@ def write_plan(tmp: Path, points: int) -> None:
 
 
 def warp(points: int, speed: float, *, busy_core: bool) -> None:
-    # At K× a 100 ms (simulated) heartbeat gap is 100/K ms of wall time, less than Python's
-    # default 5 ms thread switch interval lets the I/O thread wait for the GIL: switch faster.
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+    # (The warped runner lowers the GIL switch interval and the engine holds off full garbage
+    # collections itself: this measures what every sim://?speed=K user gets.)
     tmp = Path(tempfile.mkdtemp(prefix="bench-warp-"))
     write_plan(tmp, points)
     hog = multiprocessing.Process(target=busy, daemon=True) if busy_core else None
@@ -106,10 +110,6 @@ def warp(points: int, speed: float, *, busy_core: bool) -> None:
         store = RecordStore(tmp / "records.db")
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product={}, device={}, calibration={}, mode="auto")
-        # A gen-2 collection over the start-up objects pauses every thread for ~20 ms: nothing at
-        # real time (the dead-man allows 250 ms) but most of the margin at 10×. Freeze them.
-        gc.collect()
-        gc.freeze()
         t0 = time.monotonic()
         result = RunEngine(inj, vplan, store, session).run()
         wall = time.monotonic() - t0
@@ -131,27 +131,22 @@ def warp(points: int, speed: float, *, busy_core: bool) -> None:
                       "other_core_busy": busy_core}))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--points", type=int, default=1000, help="plan size")
-    ap.add_argument("--idle", action="store_true", help="do not load the other core")
-    ap.add_argument("--warp", type=float, nargs="+", metavar="K", help="time-warp speeds to try")
-    args = ap.parse_args()
-    if args.warp:
-        for speed in args.warp:
-            warp(args.points, speed, busy_core=not args.idle)
-        return
-    tmp = Path(tempfile.mkdtemp(prefix="bench-run-"))
-    write_plan(tmp, args.points)
-    hog = None if args.idle else multiprocessing.Process(target=busy, daemon=True)
-    if hog:
-        hog.start()
-    server = PtyServer(build_device(SimConfig(seed=1, realtime=True))).start()
+def loadavg() -> list[float]:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
+
+
+def real_time_run(tmp: Path, run: int, env: dict[str, object]) -> list[dict[str, object]]:
+    """One 1× run over a pty; its figures, each tagged with the run number."""
+    load0 = loadavg()
+    server = PtyServer(build_device(SimConfig(seed=run, realtime=True))).start()
     try:
         inj = Injector.connect(server.path)
         vplan = validate_plan(load_plan(tmp / "plan.toml"), load_library(tmp / "products.toml"),
                               device_limits(inj.capabilities), base_dir=tmp)
-        store = RecordStore(tmp / "records.db")
+        store = RecordStore(tmp / f"records-{run}.db")
         session = store.start_session(plan_snapshot={"plan": vplan.snapshot()}, plan_hash=vplan.plan_hash,
                                       product={}, device={}, calibration={}, mode="auto")
         engine = RunEngine(inj, vplan, store, session)
@@ -160,36 +155,84 @@ def main() -> None:
         result = engine.run()
         wall = time.monotonic() - t0
         tx_gap = inj.channel.reset_gap()
+        fault = inj.last_fault
         rows = store.latest_shots(session)
         log = server.runner.call(lambda dev: list(inner_device(dev).executed_log))
         lateness = sorted(
             e.start_tick - int(rows[e.index].commanded["fire_tick"] or 0) for e in log if e.session in engine.device_sessions
         )
         writer = store.writer_stats
+        verified = store.verify().ok
         store.close()
         inj.close()
     finally:
         server.close()
-        if hog:
-            hog.terminate()
-    env = {"python": platform.python_version(), "cpus": os.cpu_count(), "transport": "pty",
-           "other_core_busy": not args.idle}
+    env = {**env, "run": run}
     s = result.stats
-    print(json.dumps({"figure": "run_schedule", "points": len(vplan.points), "cadence_hz": 10,
-                      "state": result.state.value, "delivered": len(result.delivered),
-                      "min_slack_ms": round((s.min_slack_s or 0) * 1000, 1),
-                      "steady_min_slack_ms": round((s.steady_min_slack_s or 0) * 1000, 1),
-                      "underruns": s.underruns,
-                      "late_shots": s.late_shots, "wall_s": round(wall, 1), **env}))
+    figures: list[dict[str, object]] = [{
+        "figure": "run_schedule", "points": len(vplan.points), "cadence_hz": 10,
+        "state": result.state.value, "delivered": len(result.delivered),
+        "aborted": result.state.value != "completed",
+        "device_fault": None if fault is None else fault.text,
+        "min_slack_ms": round((s.min_slack_s or 0) * 1000, 1),
+        "steady_min_slack_ms": round((s.steady_min_slack_s or 0) * 1000, 1),
+        "underruns": s.underruns, "late_shots": s.late_shots, "wall_s": round(wall, 1),
+        "records_verified": verified, "loadavg_before": load0, "loadavg_after": loadavg(), **env}]
     if lateness:
         p = lambda q: lateness[min(len(lateness) - 1, int(q * len(lateness)))]
-        print(json.dumps({"figure": "run_start_lateness_us", "p50": p(0.5), "p99": p(0.99),
-                          "max": lateness[-1], "shots": len(lateness), **env}))
-    print(json.dumps({"figure": "run_worst_host_frame_gap_ms", "ms": round(tx_gap * 1000, 1),
-                      "deadman_ms": 250, "no_start_after_ms": 100, **env}))
-    print(json.dumps({"figure": "run_records_lag", "rows": writer.rows, "commits": writer.commits,
-                      "max_queued_to_durable_ms": round(writer.max_lag_s * 1000, 2),
-                      "rows_later_than_50ms": writer.late_rows, **env}))
+        figures.append({"figure": "run_start_lateness_us", "p50": p(0.5), "p99": p(0.99),
+                        "max": lateness[-1], "shots": len(lateness), **env})
+    figures.append({"figure": "run_worst_host_frame_gap_ms", "ms": round(tx_gap * 1000, 1),
+                    "deadman_ms": 250, "no_start_after_ms": 100, **env})
+    figures.append({"figure": "run_records_lag", "rows": writer.rows, "commits": writer.commits,
+                    "max_queued_to_durable_ms": round(writer.max_lag_s * 1000, 2),
+                    "rows_later_than_50ms": writer.late_rows, **env})
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--points", type=int, default=1000, help="plan size")
+    ap.add_argument("--runs", type=int, default=1, help="runs in the series (1x)")
+    ap.add_argument("--load", type=int, default=1, metavar="N",
+                    help="busy-loop processes to start for the series (default 1: the other core)")
+    ap.add_argument("--idle", action="store_true", help="no busy-loop process (--load 0)")
+    ap.add_argument("--warp", type=float, nargs="+", metavar="K", help="time-warp speeds to try")
+    args = ap.parse_args()
+    load = 0 if args.idle else args.load
+    if args.warp:
+        for speed in args.warp:
+            warp(args.points, speed, busy_core=load > 0)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    write_plan(tmp, args.points)
+    hogs = [multiprocessing.Process(target=busy, daemon=True) for _ in range(load)]
+    for h in hogs:
+        h.start()
+    env: dict[str, object] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                              "transport": "pty", "busy_processes": load,
+                              "other_core_busy": load > 0}
+    runs: list[dict[str, object]] = []
+    gaps: list[float] = []
+    try:
+        for run in range(1, args.runs + 1):
+            for fig in real_time_run(tmp, run, env):
+                print(json.dumps(fig), flush=True)
+                if fig["figure"] == "run_schedule":
+                    runs.append(fig)
+                elif fig["figure"] == "run_worst_host_frame_gap_ms":
+                    gaps.append(float(fig["ms"]))  # type: ignore[arg-type]
+    finally:
+        for h in hogs:
+            h.terminate()
+    if args.runs > 1:
+        print(json.dumps({"figure": "run_series", "runs": len(runs), "points": args.points,
+                          "cadence_hz": 10, "aborts": sum(1 for r in runs if r["aborted"]),
+                          "late_shots": sum(int(r["late_shots"]) for r in runs),  # type: ignore[call-overload]
+                          "underruns": sum(int(r["underruns"]) for r in runs),  # type: ignore[call-overload]
+                          "worst_host_frame_gap_ms": max(gaps),
+                          "records_verified": all(r["records_verified"] for r in runs),
+                          "loadavg": loadavg(), **{k: v for k, v in env.items() if k != "run"}}))
 
 
 if __name__ == "__main__":
