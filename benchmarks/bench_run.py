@@ -2,7 +2,11 @@
 """The run engine's timing over a real pty, one JSON line per figure.
 
 A 1,000-point plan at 10 shots/s in auto mode, run by the real RunEngine + Injector over a pty
-to the simulated device (served in-process by mesosim's PtyServer), with records written to a
+to the simulated device (mesosim's PtyServer in a process of its own, as a real injector is its
+own hardware, and at real-time priority where allowed, as hardware is not kept waiting by the
+host machine's load; `--sim inproc` serves it from this process, where its pty reader shares the
+interpreter lock with the host and, on a loaded machine, can be late to read a heartbeat the
+host wrote in time), with records written to a
 real SQLite file, and — by default — a busy-loop process on the other core. Reported:
 minimum schedule slack (queue time → fire time on the device clock), underruns (the look-ahead
 ran dry and the cadence slipped), late shots (refused by the device), the device-measured start
@@ -35,6 +39,7 @@ import os
 import platform
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from mesosim.config import SimConfig
@@ -138,10 +143,70 @@ def loadavg() -> list[float]:
         return []
 
 
-def real_time_run(tmp: Path, run: int, env: dict[str, object]) -> list[dict[str, object]]:
+def executed(server: PtyServer) -> list[tuple[int, int, int]]:
+    """(session, index, start tick) of every shot the device started."""
+    return server.runner.call(lambda dev: [(e.session, e.index, e.start_tick)
+                                           for e in inner_device(dev).executed_log])
+
+
+def serve_sim(seed: int, conn: Connection) -> None:  # pragma: no cover - child process
+    """The simulated device in a process of its own, as a real injector is its own hardware:
+    it shares no interpreter lock with the host, so what it sees of the host's frames is what
+    the host wrote, not when a starved reader thread of the host's own process got to them."""
+    try:  # and, like hardware, it is not kept waiting by the load on the host's machine
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # its threads inherit it
+        priority = "SCHED_FIFO"
+    except (AttributeError, OSError):
+        priority = "normal"
+    server = PtyServer(build_device(SimConfig(seed=seed, realtime=True))).start()
+    try:
+        conn.send((server.path, priority))
+        conn.recv()  # the run is over
+        conn.send(executed(server))
+    finally:
+        server.close()
+
+
+class Simulator:
+    """The device for one run: in its own process (default) or in this one."""
+
+    def __init__(self, seed: int, where: str) -> None:
+        self._server: PtyServer | None = None
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        if where == "inproc":
+            self._server = PtyServer(build_device(SimConfig(seed=seed, realtime=True))).start()
+            self.path = self._server.path
+            self.priority = "shared with the host"
+            return
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=serve_sim, args=(seed, child), daemon=True)
+        self._proc.start()
+        if not self._conn.poll(30):
+            raise RuntimeError("the simulator process did not start")
+        self.path, self.priority = self._conn.recv()
+
+    def executed(self) -> list[tuple[int, int, int]]:
+        if self._server is not None:
+            return executed(self._server)
+        self._conn.send("done")
+        log: list[tuple[int, int, int]] = self._conn.recv()
+        return log
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._proc is not None:
+            self._proc.join(5)
+            if self._proc.is_alive():
+                self._proc.terminate()
+
+
+def real_time_run(tmp: Path, run: int, env: dict[str, object], sim: str = "process") -> list[dict[str, object]]:
     """One 1× run over a pty; its figures, each tagged with the run number."""
     load0 = loadavg()
-    server = PtyServer(build_device(SimConfig(seed=run, realtime=True))).start()
+    server = Simulator(run, sim)
+    priority = server.priority
     try:
         inj = Injector.connect(server.path)
         vplan = validate_plan(load_plan(tmp / "plan.toml"), load_library(tmp / "products.toml"),
@@ -157,17 +222,18 @@ def real_time_run(tmp: Path, run: int, env: dict[str, object]) -> list[dict[str,
         tx_gap = inj.channel.reset_gap()
         fault = inj.last_fault
         rows = store.latest_shots(session)
-        log = server.runner.call(lambda dev: list(inner_device(dev).executed_log))
+        inj.close()
+        log = server.executed()
         lateness = sorted(
-            e.start_tick - int(rows[e.index].commanded["fire_tick"] or 0) for e in log if e.session in engine.device_sessions
+            tick - int(rows[index].commanded["fire_tick"] or 0)
+            for session_id, index, tick in log if session_id in engine.device_sessions
         )
         writer = store.writer_stats
         verified = store.verify().ok
         store.close()
-        inj.close()
     finally:
         server.close()
-    env = {**env, "run": run}
+    env = {**env, "run": run, "simulator": sim, "simulator_priority": priority}
     s = result.stats
     figures: list[dict[str, object]] = [{
         "figure": "run_schedule", "points": len(vplan.points), "cadence_hz": 10,
@@ -197,6 +263,8 @@ def main() -> None:
     ap.add_argument("--load", type=int, default=1, metavar="N",
                     help="busy-loop processes to start for the series (default 1: the other core)")
     ap.add_argument("--idle", action="store_true", help="no busy-loop process (--load 0)")
+    ap.add_argument("--sim", choices=("process", "inproc"), default="process",
+                    help="the simulated device in its own process (default) or in this one")
     ap.add_argument("--warp", type=float, nargs="+", metavar="K", help="time-warp speeds to try")
     args = ap.parse_args()
     load = 0 if args.idle else args.load
@@ -216,7 +284,7 @@ def main() -> None:
     gaps: list[float] = []
     try:
         for run in range(1, args.runs + 1):
-            for fig in real_time_run(tmp, run, env):
+            for fig in real_time_run(tmp, run, env, args.sim):
                 print(json.dumps(fig), flush=True)
                 if fig["figure"] == "run_schedule":
                     runs.append(fig)

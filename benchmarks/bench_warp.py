@@ -9,10 +9,18 @@ start after silence" rule, a late shot, ...) is aborted and counted; nothing is 
 One JSON line per run, then one summary line. Per run: completed, points, delivered, aborts
 (with the device's fault and its detail: the silence it measured), underruns, late shots, wall
 time, the worst host frame gap towards the armed device in device milliseconds (the dead-man's
-view of the host; the device refuses to start a shot after 100 ms, and goes safe after 250 ms),
-the worst lateness of the simulator runner's wake-ups (device ms: how long the simulated
-device itself was held up), the longest garbage collection (wall ms), whether `records verify`
-passes, and the machine's load average before and after.
+view of the host; the device refuses to start a shot after 100 ms, and goes safe after 250 ms;
+a gap that ended with the device going safe counts up to when the host learned of it), the
+worst lateness of the simulator runner's wake-ups (device ms: how long the simulated device
+itself was held up — as long as the host's gap, it says the whole process was stalled, by the
+OS or a garbage collection, rather than the host alone), the longest garbage collection while
+armed (wall ms) and how many were full ones, the GIL switch interval in force, the process's
+CPU seconds per wall second, whether `records verify` passes, and the machine's load average
+before and after.
+
+At K×, a stall of S wall ms is K·S ms of device time: at 20× the device's 100 ms "no start
+after silence" leaves the host 2.5 ms of wall time past each 50 ms heartbeat. So the figures
+mean something only with the load average beside them.
 
 Run: python benchmarks/bench_warp.py --points 10000 --speed 20 --runs 5
      python benchmarks/bench_warp.py --points 10000 --speed 10 --runs 5 --load 1
