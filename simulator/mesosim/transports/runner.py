@@ -13,6 +13,7 @@ The device is touched only by the runner's own thread (RealtimeRunner) or by the
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +31,53 @@ T = TypeVar("T")
 IDLE_WAIT = 0.5
 # A device reporting a wake-up it has already passed is polled at this rate, not spun on.
 STALE_WAIT = 0.001
+
+
+# CPython's default GIL switch interval: how long a thread may hold the GIL while another waits.
+DEFAULT_SWITCH_INTERVAL = 0.005
+
+
+class _SwitchInterval:
+    """The interpreter's GIL switch interval scaled down while time-warped runners run.
+
+    In one process, the simulated device, the host's I/O thread (heartbeats) and its run
+    engine share the GIL. A thread that wakes up waits for it up to the switch interval —
+    5 ms, which at 20× is 100 ms of device time: the device's whole "no shot starts after
+    100 ms of host silence" margin (PROTOCOL.md §11). So while a runner at speed K runs, the
+    interval is at most 5 ms / K: the same wait, in device time, as at real time. Restored
+    when the last warped runner stops.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._speeds: list[float] = []
+        self._saved = sys.getswitchinterval()
+
+    def enter(self, speed: float) -> None:
+        if speed <= 1:
+            return
+        with self._lock:
+            if not self._speeds:
+                self._saved = sys.getswitchinterval()
+            self._speeds.append(speed)
+            self._apply()
+
+    def leave(self, speed: float) -> None:
+        if speed <= 1:
+            return
+        with self._lock:
+            if speed in self._speeds:
+                self._speeds.remove(speed)
+            if self._speeds:
+                self._apply()
+            else:
+                sys.setswitchinterval(self._saved)
+
+    def _apply(self) -> None:
+        sys.setswitchinterval(min(self._saved, DEFAULT_SWITCH_INTERVAL / max(self._speeds)))
+
+
+SWITCH_INTERVAL = _SwitchInterval()
 
 
 class SimulatorError(RuntimeError):
@@ -139,10 +187,13 @@ class RealtimeRunner:
     def start(self) -> RealtimeRunner:
         self._sim0 = self.device.now
         self._t0 = time.monotonic()
+        SWITCH_INTERVAL.enter(self.speed)
         self._thread.start()
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
+        if not self._stop and self._t0:
+            SWITCH_INTERVAL.leave(self.speed)
         self._stop = True
         self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
@@ -163,9 +214,8 @@ class RealtimeRunner:
     def write(self, data: bytes) -> None:
         self.check()
         if data:
-            arrived = time.monotonic()
-            with self._lock:
-                self._input.append((arrived, bytes(data)))
+            with self._lock:  # stamped under the lock: see `_take_input`
+                self._input.append((time.monotonic(), bytes(data)))
             self._wake.set()
 
     def call(self, fn: Callable[[Any], T], timeout: float | None = 5.0) -> T:
@@ -196,30 +246,45 @@ class RealtimeRunner:
             for _, future in calls:
                 future.set_exception(SimulatorError(f"simulated device failed: {exc!r}"))
 
-    def _feed(self, chunks: list[tuple[float, bytes]]) -> None:
+    def _take_input(self) -> tuple[list[tuple[float, bytes]], float]:
+        """The bytes written so far, and the wall time up to which they are all the input.
+
+        Bytes are stamped with their arrival time under the same lock, so whatever is written
+        after this returns is stamped at or after `cut`. The device may be advanced to `cut`
+        and no further before the next look: advancing it to a later "now" could run a shot
+        start or the dead-man past a host frame that had already arrived (the runner thread
+        held up between taking the input and reading the clock), and the device would see a
+        silence the host never made.
+        """
+        with self._lock:
+            chunks = self._input
+            self._input = []
+            return chunks, time.monotonic()
+
+    def _feed(self, chunks: list[tuple[float, bytes]], cut: float) -> None:
         """Bytes are fed at the simulated time they arrived, not after the device has been
         advanced to "now": when this thread was held up (a GC pause, a busy core), the host's
-        heartbeats written meanwhile must not look late to the dead-man."""
+        heartbeats written meanwhile must not look late to the dead-man. Then the device
+        runs on to `cut` (see `_take_input`)."""
         dev = self.device
         for arrived, chunk in chunks:
             at = self.sim_time_at(arrived)
             if at > dev.now:
                 dev.advance_to(at)
             dev.write(chunk)
-        now = self.sim_time()
-        if now > dev.now:
-            dev.advance_to(now)
+        end = self.sim_time_at(cut)
+        if end > dev.now:
+            dev.advance_to(end)
 
     def _loop(self) -> None:
         dev = self.device
         while not self._stop:
             self._wake.clear()
             with self._lock:
-                chunks = self._input
-                self._input = []
                 calls = list(self._calls)
                 self._calls.clear()
-            self._feed(chunks)
+            chunks, cut = self._take_input()
+            self._feed(chunks, cut)
             data = bool(chunks)
             for fn, future in calls:
                 try:
@@ -227,14 +292,9 @@ class RealtimeRunner:
                 except Exception as exc:  # noqa: BLE001 - belongs to the caller
                     future.set_exception(exc)
             if data or calls:
-                with self._lock:  # what came in while the calls ran, at its own time too
-                    late_chunks = self._input
-                    self._input = []
-                self._feed(late_chunks)
-                # Let the device react to the input at (almost) the same instant.
-                now = self.sim_time()
-                if now > dev.now:
-                    dev.advance_to(now)
+                # What came in while the calls ran, at its own time too; and let the device
+                # react to the input at (almost) the same instant.
+                self._feed(*self._take_input())
             out = dev.read()
             if out:
                 self._sink(out)

@@ -18,7 +18,6 @@ how it moves between them. The parts it drives live beside it, one concept each:
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 
@@ -44,6 +43,7 @@ from mesodrive.controller.run_events import (
     RunProgress,
     RunStateChanged,
 )
+from mesodrive.controller.run_gc import no_full_collections
 from mesodrive.controller.run_requests import RunRequest, RunRequests
 from mesodrive.controller.run_result import RunResult, ScheduleStats
 from mesodrive.controller.scheduler import ShotScheduler
@@ -139,11 +139,13 @@ class RunEngine:
     # ----- the run ------------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Execute the plan until it completes, is aborted, fails or is e-stopped."""
-        # A full collection over everything loaded so far pauses every thread (~20-40 ms; at
-        # time-warp that is most of the dead-man's margin). Collect once now and move those
-        # objects out of the collector's way; the run's own garbage stays young and cheap.
-        gc.collect()
-        gc.freeze()
+        # No full garbage collection while the run lasts: one pauses every thread, the
+        # heartbeat's included, for tens of ms (see run_gc).
+        with no_full_collections():
+            self._run()
+        return self.result
+
+    def _run(self) -> None:
         try:
             self._prepare()
             while not self.state.terminal:
@@ -175,8 +177,6 @@ class RunEngine:
             raise
         finally:
             self._finish()
-            gc.unfreeze()
-        return self.result
 
     def _prepare(self) -> None:
         prepare_device(self.inj)

@@ -32,6 +32,7 @@ M = TypeVar("M", bound=Message)
 Handler = Callable[[Any, float], object]
 
 HEARTBEAT_EVERY = 0.05  # s; PROTOCOL.md requires ≤ 100 ms, we keep a 2× margin
+IDLE_POLL = 0.005  # s; the I/O thread's longest wait towards a device that is not armed
 QUERY_TIMEOUT = 0.25  # s per attempt
 QUERY_ATTEMPTS = 4
 
@@ -82,6 +83,7 @@ class Channel:
         self._command_waiters: dict[int, deque[Waiter]] = {}
         self._token = 0
         self._last_tx = 0.0
+        self._was_armed = False  # heartbeat_due() at the I/O thread's last turn
         self.max_tx_gap = 0.0  # s, while armed (see write)
         self._on_link_lost = on_link_lost
         self._heartbeat_due = heartbeat_due
@@ -150,9 +152,7 @@ class Channel:
         while self._running:
             transport = self.transport
             try:
-                deadline = self._endpoint.link.next_deadline()
-                wait = 0.005 if deadline is None else max(0.0, min(0.005, deadline - self._tb.now()))
-                data = transport.read(4096, self._tb.wall(wait))
+                data = transport.read(4096, self._tb.wall(self._io_wait()))
             except DriverError as exc:
                 if self._running and transport is self.transport:
                     if not self.transport_failed:
@@ -169,10 +169,32 @@ class Channel:
                 if not out and now - self._last_tx >= HEARTBEAT_EVERY and self._heartbeat_due():
                     out = self._endpoint.send(Heartbeat())
                 lost = self._endpoint.link.lost and not self.link_lost
+                self._note_disarm(now)
             if out:
                 self.write(out)
             if lost:
                 self.declare_link_lost("no acknowledgements from the device")
+
+    def _note_disarm(self, now: float) -> None:
+        """A silence long enough for the device to go safe ends with it disarmed, so no later
+        write counts it in `max_tx_gap`: count it here, up to when we learn of the disarm."""
+        armed = self._heartbeat_due()
+        if self._was_armed and not armed and self._last_tx:
+            self.max_tx_gap = max(self.max_tx_gap, now - self._last_tx)
+        self._was_armed = armed
+
+    def _io_wait(self) -> float:
+        """How long the I/O thread may wait for input (host seconds): until the link's next
+        retransmission deadline and, towards an armed device, until the next heartbeat is
+        due — no longer, and no shorter. Waking up only to find nothing to do costs little at
+        real time, but time-warped at K× those wake-ups come K× as often in wall time, and
+        each one takes the interpreter's lock from the threads the heartbeat depends on."""
+        now = self._tb.now()
+        wait = self._last_tx + HEARTBEAT_EVERY - now if self._heartbeat_due() else IDLE_POLL
+        deadline = self._endpoint.link.next_deadline()
+        if deadline is not None:
+            wait = min(wait, deadline - now)
+        return max(0.0, wait)
 
     def _route(self, msg: Message | Undecodable, now: float) -> None:
         if isinstance(msg, Undecodable):
