@@ -13,6 +13,7 @@ This layer imports nothing else of mesodrive: the controller maps driver shots t
 
 from mesodrive.records.anchor import Head, heads_path, parse_head
 from mesodrive.records.chain import GENESIS
+from mesodrive.records.export import SessionView
 from mesodrive.records.keys import KEY_FILE_ENV, key_from_env, load_key
 from mesodrive.records.models import (
     DELIVERED_STATES,
@@ -36,6 +37,7 @@ from mesodrive.records.models import (
 from mesodrive.records.outcomes import PointOutcome, point_outcomes
 from mesodrive.records.paths import check_db_path
 from mesodrive.records.preflight import db_path_problem
+from mesodrive.records.reading import SessionHeader
 from mesodrive.records.store import RecordStore
 from mesodrive.records.writer import WriterStats
 
@@ -56,7 +58,9 @@ __all__ = [
     "RecordStore",
     "RecordsError",
     "SessionDetail",
+    "SessionHeader",
     "SessionSummary",
+    "SessionView",
     "ShotRow",
     "StoreClosedError",
     "UnknownSessionError",
