@@ -196,3 +196,40 @@ def test_an_export_to_a_file_is_whole(tmp_path: Path) -> None:
                  "csv", "-o", str(out)]) == 0
     rows = list(csv.reader(out.open(newline="")))
     assert len(rows) == 1 + 399 + 1 and rows[-1][0] == "# chain head"
+
+
+_item = st.fixed_dictionaries({
+    "point": st.integers(-3, 50) | st.booleans() | st.floats(0, 3),
+    "x_mm": st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5, 5) | st.none(),
+    "y_mm": st.floats(-100, 100), "zone": st.none() | st.text(max_size=3) | st.integers(),
+    "depth_mm": st.just(2.0), "volume_ul": st.just(20.0), "flow_ul_s": st.just(10.0),
+    "speed_mm_s": st.just(20.0), "dwell_s": st.just(0.0)})
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.none() | st.lists(_item | st.dictionaries(st.sampled_from(["point", "x_mm",
+                                                                               "extra"]),
+                                                              st.integers(0, 3)), max_size=4))
+def test_export_places_without_the_plan_package_are_session_plans(
+        points: list[dict[str, Any]] | None) -> None:
+    from mesodrive.cli.session_places import stored_places
+    from mesodrive.cli.session_plan import recorded_plan
+    from mesodrive.records import SessionDetail
+
+    snapshot = {} if points is None else {"points": points}
+    detail = SessionDetail(summary=None, plan_snapshot=snapshot, product={},  # type: ignore[arg-type]
+                           device={}, calibration={}, operator=None, end_summary=None,
+                           shots=[], shot_times={})
+    light = stored_places(snapshot)
+    recorded = recorded_plan(detail, restore=False)
+    if light is None:
+        assert not recorded.points
+    else:
+        assert light == recorded.places()
+
+
+def test_the_light_reader_knows_the_fields_of_a_planned_point() -> None:
+    from mesodrive.cli.session_places import POINT_FIELDS
+    from mesodrive.plan import PlannedPoint
+
+    assert {f.name for f in dataclasses.fields(PlannedPoint)} == POINT_FIELDS

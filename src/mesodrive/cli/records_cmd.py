@@ -45,6 +45,7 @@ from rich.console import Console
 from mesodrive.cli import records_output
 from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.cli.records_show import print_session, when
+from mesodrive.cli.session_places import stored_places
 from mesodrive.cli.tables import Column, cell, print_table
 from mesodrive.records import (
     DamagedRecordsError,
@@ -310,18 +311,20 @@ def _write_map(path: Path, recorded: RecordedPlan, detail: SessionDetail) -> Non
 
 @_guarded
 def _export(args: argparse.Namespace) -> int:
-    from mesodrive.cli.session_plan import recorded_plan
-
     out_path: Path | None = args.output
     if out_path is not None:
         _check_output(out_path, _db(args))
     with _open(args) as store:
         number = _session(args.session)
         header = store.session_header(number)
-        recorded = recorded_plan(header, restore=False)
-        for note in recorded.notes:
-            print(f"note: {note}", file=sys.stderr)
-        places = recorded.places()
+        places = stored_places(header.plan_snapshot)
+        if places is None:  # no usable stored point list: restore the plan for its points
+            from mesodrive.cli.session_plan import recorded_plan
+
+            recorded = recorded_plan(header, restore=False)
+            for note in recorded.notes:
+                print(f"note: {note}", file=sys.stderr)
+            places = recorded.places()
 
         def write(out: Any) -> VerifyResult:
             return store.export(number, args.format, out, places=places, header=header)
