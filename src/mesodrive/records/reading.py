@@ -181,11 +181,11 @@ def shot_keys(conn: sqlite3.Connection, session_id: int) -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
     for group, key in conn.execute(
             "WITH s AS (SELECT max(id) AS last FROM journal WHERE session = ? AND kind = ? "
-            "  GROUP BY json_extract(body, '$.index')), "
-            "g(name) AS (VALUES ('requested'), ('commanded'), ('measured')) "
-            "SELECT DISTINCT g.name, e.key FROM s JOIN journal j ON j.id = s.last JOIN g "
-            "JOIN json_each(j.body, '$.' || g.name) e "
-            "WHERE json_type(j.body, '$.' || g.name) = 'object'", (session_id, KIND_SHOT)):
+            "  GROUP BY json_extract(body, '$.index')) "
+            "SELECT DISTINCT g.key, e.key FROM s JOIN journal j ON j.id = s.last, "
+            "json_each(j.body) g, json_each(g.value) e "
+            "WHERE g.key IN ('requested', 'commanded', 'measured') AND g.type = 'object'",
+            (session_id, KIND_SHOT)):
         keys.setdefault(str(group), set()).add(str(key))
     return keys
 
