@@ -5,6 +5,7 @@ list, the point cap applied while reading, a UTF-8 byte-order mark read normally
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,35 @@ def test_the_point_cap_is_applied_while_reading() -> None:
 def test_a_million_row_point_list_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pts.csv").write_text("x_mm,y_mm\n" + "0,0\n" * 1_000_000)
     assert f"<= {MAX_POINTS}" in csv_issues(tmp_path)
+
+
+def _million_row_plan(tmp_path: Path) -> Path:
+    (tmp_path / "products.toml").write_text(LIB_TEXT)
+    rows = "".join(f"{k % 100 * 3},{k // 100 % 100 * 3}\n" for k in range(1_000_000))
+    (tmp_path / "pts.csv").write_text("x_mm,y_mm\n" + rows)  # 6 MB: under the file cap
+    text = PLAN_TEXT.replace('area = { kind = "rectangle", origin_mm = [0, 0], size_mm = [50, '
+                             '40] }\npattern = "square"\nspacing_mm = 10\n',
+                             'points_csv = "pts.csv"\n')
+    assert "points_csv" in text and "area" not in text
+    (tmp_path / "plan.toml").write_text(text)
+    return tmp_path / "plan.toml"
+
+
+def test_plan_check_refuses_a_million_row_point_list_at_the_cap(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Measured, not asserted (benchmarks/bench_startup.py: plan_check_million_rows).
+    plan = _million_row_plan(tmp_path)
+    assert main(["plan", "check", str(plan)]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    line = next(x for x in out.out.splitlines() if "too many points" in x)
+    # field = value: message [limit], the line where reading stopped (right after the cap)
+    assert line.strip() == (f"points_csv = 'more than {MAX_POINTS} points': too many points "
+                            f"(stopped reading at line {MAX_POINTS + 2}) [limit: <= {MAX_POINTS}]")
+    assert main(["plan", "check", "--json", str(plan)]) == 1
+    issues = json.loads(capsys.readouterr().out)["issues"]
+    assert [(i["field"], i["limit"]) for i in issues] == [("points_csv", f"<= {MAX_POINTS}")]
+    assert str(MAX_POINTS) in issues[0]["value"]
 
 
 def test_a_deeply_nested_toml_is_an_issue_not_a_crash(tmp_path: Path) -> None:

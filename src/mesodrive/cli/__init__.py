@@ -1,6 +1,11 @@
 """The `mesodrive` command line. Each subcommand lives in its own module and registers itself
 through `register(subparsers)`; `main` only assembles them and maps errors to exit codes.
 
+Commands are imported lazily (`cli.lazy_commands`): the table `COMMANDS` below names each one,
+its module and its help line, so `mesodrive --help` imports no command at all and `mesodrive
+plan check` imports only `plan_cmd`. A new command is one line in `COMMANDS` (and its module
+with `register(sub)`); nothing here imports it.
+
 Exit codes: `mesodrive.cli.exit_codes.ExitCode`, one set for every command (README).
 A user never sees a Python traceback: an unexpected error is one line (MESODRIVE_DEBUG=1 shows
 the traceback), and log records are one line each.
@@ -16,26 +21,32 @@ import threading
 from collections.abc import Sequence
 
 from mesodrive import __version__
-from mesodrive.cli import (
-    calibrate_cmd,
-    clear_cmd,
-    demo_cmd,
-    devices_cmd,
-    plan_cmd,
-    records_cmd,
-    run_cmd,
-    sim_cmd,
-)
 from mesodrive.cli.exit_codes import ExitCode, epilog
-from mesodrive.console import console_cmd
+from mesodrive.cli.lazy_commands import Command, LazyCommands
 
 # Kept for callers of the old names.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = (
     ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DEVICE, ExitCode.INTERRUPTED)
 
-# Subcommand modules, each with `register(subparsers) -> None`; the parser's `func` runs it.
-COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, calibrate_cmd, console_cmd, demo_cmd,
-            devices_cmd, sim_cmd]
+# Every command, in the order `mesodrive --help` lists them. The module is imported only when
+# its command is chosen; the help line must be the one its `register` gives (tests/cli checks).
+COMMANDS = (
+    Command("run", "mesodrive.cli.run_cmd", "run a treatment plan on the injector"),
+    Command("resume", "mesodrive.cli.run_cmd", "resume a session after a host crash"),
+    Command("clear", "mesodrive.cli.clear_cmd",
+            "clear a latched emergency stop or fault (the reason is recorded)"),
+    Command("plan", "mesodrive.cli.plan_cmd", "check or draw a treatment plan"),
+    Command("records", "mesodrive.cli.records_cmd",
+            "verify, list, show and export treatment records"),
+    Command("calibrate", "mesodrive.cli.calibrate_cmd",
+            "technician's calibration: balance check, dose, depth, certificates"),
+    Command("console", "mesodrive.console.console_cmd",
+            "serve the web console (browser) for treatments"),
+    Command("demo", "mesodrive.cli.demo_cmd",
+            "fire three shots on the device (built-in simulator by default)"),
+    Command("devices", "mesodrive.cli.devices_cmd", "list serial ports and USB injectors"),
+    Command("sim", "mesodrive.cli.sim_cmd", "serve the simulated injector on a pty or TCP port"),
+)
 
 
 DESCRIPTION = """\
@@ -50,15 +61,21 @@ start here:
   mesodrive COMMAND --help                      what a command does, its options, its exit codes"""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The whole parser tree; `lazy=True` (what `main` uses) imports a command's module only
+    when that command is chosen."""
     parser = argparse.ArgumentParser(prog="mesodrive", description=DESCRIPTION,
                                      epilog=epilog(), formatter_class=_Help)
     parser.add_argument("--version", action="version", version=f"mesodrive {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
-    for command in sub.choices.values():  # every command's --help ends with the exit codes
-        _with_exit_codes(command)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                action=LazyCommands)
+    assert isinstance(sub, LazyCommands)
+    sub.on_load(_with_exit_codes)  # every command's --help ends with the exit codes
+    for command in COMMANDS:
+        sub.add_lazy(command)
+    if not lazy:
+        for command in COMMANDS:
+            sub.load(command.name)
     return parser
 
 
@@ -121,7 +138,7 @@ def _quiet_logging() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(lazy=True).parse_args(argv)
     _quiet_logging()
     try:  # piped output (a log, another program) sees each line when it is printed
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

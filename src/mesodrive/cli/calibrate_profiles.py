@@ -146,24 +146,3 @@ def store_profile(args: argparse.Namespace, outcome: Any, calibration: str,
     print(f"stored as calibration profile {profile_id} for {record.device_serial} (needle "
           f"{record.needle}), valid through {record.expires.isoformat()}, in {store.path}")
     return profile_id
-
-
-def session_calibration(calibration: dict[str, Any], profile_ids: list[int | None]) -> str:
-    """What `records show` says about a session's calibration: the profile it started with (or
-    none, and why) and which profiles its shots were given with."""
-    pid = calibration.get("profile_id")
-    if pid is not None:
-        text = (f"profile {pid} ({calibration.get('profile', '?')}), certificate "
-                f"{calibration.get('certificate_id') or '-'}, valid through "
-                f"{calibration.get('expires') or '-'}")
-    else:
-        text = f"{calibration.get('profile', 'identity')} (no stored profile)"
-        if calibration.get("override"):
-            text += f" — technician's override: {calibration['override']}"
-    counts: dict[str, int] = {}
-    for shot_profile in profile_ids:
-        key = "none" if shot_profile is None else str(shot_profile)
-        counts[key] = counts.get(key, 0) + 1
-    if counts:
-        text += " · shots by profile: " + ", ".join(f"{k} ×{n}" for k, n in counts.items())
-    return text

@@ -19,13 +19,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from mesodrive.cli import pictures
 from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.plan import PlanError, PlanFileError, ValidatedPlan, validate_plan_file
 from mesodrive.plan.files import shown_path
 from mesodrive.plan.issues import clipped_repr, fmt
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
+
+# `cli.pictures` (matplotlib, the records) is imported by `show` only: `check` starts faster.
 
 
 def register(sub: Any) -> None:
@@ -134,7 +135,7 @@ def summary_lines(vp: ValidatedPlan, path: Path) -> list[str]:
     else:
         lines.append(f"mode       triggered, one shot per trigger (slowest shot "
                      f"{est.per_shot_s:.2f} s)")
-    lines.append(f"estimate   {pictures.duration(est.duration_s)}")
+    lines.append(f"estimate   {duration(est.duration_s)}")
     if vp.overrides:
         lines.append(f"overrides  {len(vp.overrides)} soft-limit override(s):")
         for o in vp.overrides:
@@ -148,7 +149,15 @@ def summary_lines(vp: ValidatedPlan, path: Path) -> list[str]:
     return lines
 
 
+def duration(seconds: float) -> str:
+    """A plan's estimated duration in words, as the summary and the plan's map say it."""
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
 def run_show(args: argparse.Namespace) -> int:
+    from mesodrive.cli import pictures
+
     try:
         pictures.pyplot()
     except ImportError:
@@ -169,4 +178,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 def draw(vp: ValidatedPlan, path: Path, *, color: str = "depth", numbers: bool = False) -> Any:
     """A matplotlib Figure of the plan (the caller saves and closes it): `pictures.draw_plan`."""
+    from mesodrive.cli import pictures
+
     return pictures.draw_plan(vp, path.name, color=color, numbers=numbers)

@@ -16,6 +16,10 @@ aligned lines; through a pipe always plain lines, one record a line (`cli.tables
 --map FILE` draws what happened at each point on the plan's map (`cli.pictures`); exports
 carry each point's position and zone (`cli.session_plan` reads them from the session's plan).
 
+Sessions of any length: `show` (`cli.records_show`) and `export` (`cli.records_output`) read a
+session's shots as a stream and write each row as it is read; a reader that stops reading
+(`| head`) ends them quietly, with exit code 0 (nothing is wrong with the records).
+
 Stored text (patient refs, operators, reasons, alarm details) is never read as rich markup and
 its control characters are shown escaped: a record must not be able to restyle or break the
 screen that shows it.
@@ -30,19 +34,18 @@ such session, a bad --expect-head, or an export path that cannot be written.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from mesodrive.cli import pictures
-from mesodrive.cli.calibrate_profiles import session_calibration
+from mesodrive.cli import records_output
 from mesodrive.cli.exit_codes import ExitCode
-from mesodrive.cli.session_plan import RecordedPlan, recorded_plan
+from mesodrive.cli.records_show import print_session, when
+from mesodrive.cli.session_places import stored_places
 from mesodrive.cli.tables import Column, cell, print_table
 from mesodrive.records import (
     DamagedRecordsError,
@@ -59,6 +62,9 @@ from mesodrive.records import (
     parse_head,
     point_outcomes,
 )
+
+if TYPE_CHECKING:  # the plan package (pydantic, numpy) and matplotlib load only when needed
+    from mesodrive.cli.session_plan import RecordedPlan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE
 MAX_SESSION = 2**63 - 1  # SQLite's integer range
@@ -144,6 +150,9 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
             return EXIT_FAILED
         except (RecordsError, _InputError) as exc:
             _error(str(exc))
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): nothing is wrong
+            records_output.quiet_stdout()
+            return EXIT_OK
         except OSError as exc:  # e.g. the heads file cannot be appended to
             _error(f"{exc.filename or path}: {exc.strerror or exc}")
         return EXIT_USAGE
@@ -238,7 +247,7 @@ def _list(args: argparse.Namespace) -> int:
         return EXIT_OK
     # Figures and timestamps never wrap (the plan hash and full timestamps are in `show`);
     # the free text goes last, so the plain form only ever wraps that.
-    rows = [[_t(s.id), _t(_when(s.started_at)), _t(s.status),
+    rows = [[_t(s.id), _t(when(s.started_at)), _t(s.status),
              _t(f"{s.points_done}/{'?' if s.points_planned is None else s.points_planned}"),
              _t(f"{s.volume_delivered_ul:.1f}"), _t(s.uncertain_shots), _t(s.product_id),
              _t(s.patient_ref)] for s in sessions]
@@ -250,26 +259,39 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     map_path: Path | None = args.map
     if map_path is not None:
-        _check_output(map_path, _db(args), "the map")
-        try:
-            pictures.pyplot()
-        except ImportError:
-            raise _InputError("`records show --map` needs matplotlib "
-                              "(pip install matplotlib)") from None
+        return _show_with_map(args, map_path)
+    with _open(args) as store:
+        header = store.session_header(_session(args.session))
+        _warn_unverified(store)
+        print_session(_console(), header, lambda: store.point_outcomes(header))
+    return EXIT_OK
+
+
+def _show_with_map(args: argparse.Namespace, map_path: Path) -> int:
+    from mesodrive.cli import pictures
+    from mesodrive.cli.session_plan import recorded_plan
+
+    _check_output(map_path, _db(args), "the map")
+    try:
+        pictures.pyplot()
+    except ImportError:
+        raise _InputError("`records show --map` needs matplotlib "
+                          "(pip install matplotlib)") from None
     with _open(args) as store:
         detail = store.session(_session(args.session))
         _warn_unverified(store)
-    recorded = recorded_plan(detail) if map_path is not None else None
-    if recorded is not None and not recorded.points:
+    recorded = recorded_plan(detail)
+    if not recorded.points:
         raise _InputError(f"session {detail.summary.id} has no recorded plan with point "
                           f"positions: there is no map to draw")
-    _print_detail(_console(), detail)
-    if map_path is not None and recorded is not None:
-        _write_map(map_path, recorded, detail)
+    print_session(_console(), detail, lambda: point_outcomes(detail))
+    _write_map(map_path, recorded, detail)
     return EXIT_OK
 
 
 def _write_map(path: Path, recorded: RecordedPlan, detail: SessionDetail) -> None:
+    from mesodrive.cli import pictures
+
     for note in recorded.notes:
         print(f"note: {note}", file=sys.stderr)
     outcomes = point_outcomes(detail)
@@ -287,58 +309,6 @@ def _write_map(path: Path, recorded: RecordedPlan, detail: SessionDetail) -> Non
     print(f"wrote {path} ({len(recorded.points)} points)", file=sys.stderr)
 
 
-def _print_detail(console: Console, d: SessionDetail) -> None:
-    s = d.summary
-    outcomes = point_outcomes(d)
-    planned = "?" if s.points_planned is None else str(s.points_planned)
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.outcome] = counts.get(o.outcome, 0) + 1
-    header = [
-        ("session", f"{s.id} (device session {s.device_session})"),
-        ("status", s.status), ("started", s.started_at), ("ended", s.ended_at or "-"),
-        ("patient", s.patient_ref or "-"), ("product", s.product_id or "-"),
-        ("mode", s.mode), ("operator", d.operator or "-"), ("plan hash", s.plan_hash),
-        ("device", ", ".join(f"{k}={v}" for k, v in d.device.items()) or "-"),
-        ("profile", session_calibration(d.calibration, [r.profile_id for r in d.shots])),
-        ("points", f"{s.points_done}/{planned} given: "
-                   + (" · ".join(f"{n} {word}" for word, n in counts.items()) or "none")),
-        ("volume", f"{s.volume_delivered_ul:.2f} µL delivered"),
-        ("uncertain", f"{s.uncertain_shots} (counted as delivered)"),
-    ]
-    print_table(console, [Column("", bold=True), Column("", free=True)],
-                [[_t(k), _t(v)] for k, v in header], header=False)
-    # Long sessions: plain lines whatever the output (a rich table of thousands of rows
-    # costs seconds); the rule of `print_table` otherwise.
-    print_table(console, _POINT_COLUMNS, [_point_cells(o) for o in outcomes],
-                title="what happened at each point (mm, µL, kPa)",
-                plain=len(outcomes) > RICH_ROWS)
-    if d.alarms:
-        print_table(console, [Column("time"), Column("code"), Column("detail", free=True)],
-                    [[_t(_when(a.ts)), _t(a.code), _t(a.detail)] for a in d.alarms],
-                    title="alarms")
-    if d.actions:
-        print_table(console, [Column("time"), Column("action"), Column("operator"),
-                              Column("reason", free=True)],
-                    [[_t(_when(a.ts)), _t(a.action), _t(a.operator), _t(a.reason)]
-                     for a in d.actions], title="operator actions")
-
-
-RICH_ROWS = 300  # beyond this a rich table costs seconds; plain aligned lines cost nothing
-
-
-def _point_cells(o: Any) -> list[str]:
-    return [str(o.point), _num(o.depth_mm), _num(o.reached_mm), _num(o.planned_ul),
-            _num(o.delivered_ul), _num(o.peak_kpa), ", ".join(map(str, o.shots)) or "-",
-            _t(o.text)]
-
-
-# Figures never wrap; the outcome in words is last and wraps between words.
-_POINT_COLUMNS = [Column(name, right=True) for name in
-                  ["point", "depth", "reached", "planned", "given", "peak", "shot"]] + \
-    [Column("outcome", free=True)]
-
-
 @_guarded
 def _export(args: argparse.Namespace) -> int:
     out_path: Path | None = args.output
@@ -346,24 +316,32 @@ def _export(args: argparse.Namespace) -> int:
         _check_output(out_path, _db(args))
     with _open(args) as store:
         number = _session(args.session)
-        recorded = recorded_plan(store.session(number), restore=False)
-        for note in recorded.notes:
-            print(f"note: {note}", file=sys.stderr)
-        buffer = io.StringIO(newline="")  # whole export first: a failure leaves no file
-        check = store.export(number, args.format, buffer, places=recorded.places())
+        header = store.session_header(number)
+        places = stored_places(header.plan_snapshot)
+        if places is None:  # no usable stored point list: restore the plan for its points
+            from mesodrive.cli.session_plan import recorded_plan
+
+            recorded = recorded_plan(header, restore=False)
+            for note in recorded.notes:
+                print(f"note: {note}", file=sys.stderr)
+            places = recorded.places()
+
+        def write(out: Any) -> VerifyResult:
+            return store.export(number, args.format, out, places=places, header=header)
+
+        if out_path is None:
+            check = records_output.to_stdout(write)
+        else:
+            try:
+                check = records_output.to_file(out_path, write)
+            except OSError as exc:
+                raise _InputError(f"cannot write the export to {out_path}: "
+                                  f"{exc.strerror or exc}") from None
     if not check.ok:
         print(f"warning: these records do not verify: {check.problem}\nwarning: the export "
               f"says so at its end; run `mesodrive records verify`", file=sys.stderr)
-    if out_path is None:
-        sys.stdout.write(buffer.getvalue())
-        return EXIT_OK
-    try:
-        with open(out_path, "w", encoding="utf-8", newline="") as out:
-            out.write(buffer.getvalue())
-    except OSError as exc:
-        raise _InputError(f"cannot write the export to {out_path}: "
-                          f"{exc.strerror or exc}") from None
-    print(f"wrote {out_path}", file=sys.stderr)
+    if out_path is not None:
+        print(f"wrote {out_path}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -382,13 +360,3 @@ def _check_output(out: Path, db: Path, what: str = "the export") -> None:
     protected = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), heads_path(db)]
     if any(out.resolve() == p.resolve() for p in protected):
         raise _InputError(f"{where}: that is the records database (or a file of it) itself")
-
-
-def _when(ts: str) -> str:
-    return ts.replace("T", " ")[:16]  # to the minute: the full stamp is in show/export
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)

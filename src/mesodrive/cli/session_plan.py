@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesodrive.plan import PlanError, PlannedPoint, ValidatedPlan, restore_snapshot
-from mesodrive.records import SessionDetail
+from mesodrive.records import SessionView
 from mesodrive.records.export import PointPlace
 
 
@@ -57,7 +57,7 @@ def _stored_points(snapshot: Mapping[str, Any]) -> tuple[PlannedPoint, ...] | No
     return tuple(out)
 
 
-def recorded_plan(detail: SessionDetail, *, restore: bool = True) -> RecordedPlan:
+def recorded_plan(detail: SessionView, *, restore: bool = True) -> RecordedPlan:
     """The session's plan; `restore=False` skips re-validating the plan when the stored point
     list is enough (exports)."""
     snapshot = detail.plan_snapshot if isinstance(detail.plan_snapshot, dict) else {}

@@ -14,6 +14,7 @@ This layer imports nothing else of mesodrive: the controller maps driver shots t
 
 from mesodrive.records.anchor import Head, heads_path, parse_head
 from mesodrive.records.chain import GENESIS
+from mesodrive.records.export import SessionView
 from mesodrive.records.keys import KEY_FILE_ENV, key_from_env, load_key
 from mesodrive.records.models import (
     DELIVERED_STATES,
@@ -44,6 +45,7 @@ from mesodrive.records.profiles import (
     UnknownProfileError,
     select_profile,
 )
+from mesodrive.records.reading import SessionHeader
 from mesodrive.records.store import RecordStore
 from mesodrive.records.writer import WriterStats
 
@@ -66,7 +68,9 @@ __all__ = [
     "RecordStore",
     "RecordsError",
     "SessionDetail",
+    "SessionHeader",
     "SessionSummary",
+    "SessionView",
     "ShotRow",
     "StoreClosedError",
     "StoredProfile",

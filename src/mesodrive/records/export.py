@@ -12,6 +12,14 @@ Each shot also carries where it went: its point's `x_mm`, `y_mm` and `zone` (CSV
 session in its own tools. The positions come from the plan, which this layer does not read
 (it may not import `mesodrive.plan`): the caller passes them in as `places`; without them the
 columns are there but empty, so the header never depends on who exported.
+
+Both are written as a stream (`write_csv_rows`, `write_json_stream`): each shot, point and
+journal row is written as it is read (`records.reading`), so an export of any length holds one
+row at a time. The JSON document is indented; each entry of its long lists (points, shots,
+alarms, actions, journal) and the plan snapshot are one line each — grep-able, and written by
+the json module's C encoder (an indented encoding of a 10,000-shot session takes seconds).
+`write_csv` and `write_json` take a session already in memory (a `SessionDetail`) through the
+same writers.
 """
 
 from __future__ import annotations
@@ -19,12 +27,18 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
-from mesodrive.records.models import JournalEntry, SessionDetail, ShotRow, VerifyResult
-from mesodrive.records.outcomes import point_outcomes
+from mesodrive.records.models import (
+    AlarmEntry,
+    JournalEntry,
+    SessionDetail,
+    ShotRow,
+    VerifyResult,
+)
+from mesodrive.records.outcomes import PointOutcome, SessionFacts, point_outcomes
 
 EXPORT_FORMAT = "mesodrive-records-export"
 EXPORT_VERSION = 1
@@ -43,6 +57,25 @@ class PointPlace:
 
 
 Places = Mapping[int, PointPlace]  # point number -> place
+
+
+class SessionView(SessionFacts, Protocol):
+    """What an export writes of a session besides its rows: a `SessionDetail`, or the header
+    of a session read as a stream (`records.reading.SessionHeader`)."""
+
+    @property
+    def operator(self) -> str | None: ...
+    @property
+    def product(self) -> dict[str, Any]: ...
+    @property
+    def device(self) -> dict[str, Any]: ...
+    @property
+    def calibration(self) -> dict[str, Any]: ...
+    @property
+    def shot_profiles(self) -> dict[str, int]: ...
+    @property
+    def alarms(self) -> list[AlarmEntry]: ...
+
 # Known keys first, in a reading order; any other key the controller adds follows, sorted.
 _KNOWN = {
     "requested": ["depth_mm", "volume_ul", "flow_ul_s", "speed_mm_s", "dwell_s"],
@@ -53,12 +86,22 @@ _KNOWN = {
 }
 
 
-def _columns(group: str, shots: list[ShotRow]) -> list[str]:
-    keys: set[str] = set()
+def shot_keys(shots: Iterable[ShotRow]) -> dict[str, set[str]]:
+    """group -> the keys any of these rows has in it (the CSV's columns)."""
+    keys: dict[str, set[str]] = {g: set() for g in _KNOWN}
     for row in shots:
-        keys.update(getattr(row, group) or {})
-    known = [k for k in _KNOWN[group] if k in keys]
-    return known + sorted(keys - set(known))
+        for g in _KNOWN:
+            keys[g].update(getattr(row, g) or {})
+    return keys
+
+
+def _columns(keys: Mapping[str, Collection[str]]) -> dict[str, list[str]]:
+    out = {}
+    for group, known_order in _KNOWN.items():
+        present = set(keys.get(group, ()))
+        known = [k for k in known_order if k in present]
+        out[group] = known + sorted(present - set(known))
+    return out
 
 
 def chain_status(check: VerifyResult) -> dict[str, Any]:
@@ -76,18 +119,26 @@ def _place_cells(places: Places | None, point: int) -> list[str]:
 
 def write_csv(detail: SessionDetail, out: TextIO, check: VerifyResult,
               places: Places | None = None) -> None:
-    groups = {g: _columns(g, detail.shots) for g in _KNOWN}
-    header = _BASE_COLUMNS + [f"{g}.{k}" for g, keys in groups.items() for k in keys]
+    shots = ((row, detail.shot_times.get(row.index, "")) for row in detail.shots)
+    write_csv_rows(detail.summary.id, shot_keys(detail.shots), shots, out, check, places)
+
+
+def write_csv_rows(session: int, keys: Mapping[str, Collection[str]],
+                   shots: Iterable[tuple[ShotRow, str]], out: TextIO, check: VerifyResult,
+                   places: Places | None = None) -> None:
+    """The CSV of one session: `keys` (`shot_keys`, or the same read in SQL) make the header;
+    each (latest row, its time) of `shots` is written as it comes."""
+    groups = _columns(keys)
+    header = _BASE_COLUMNS + [f"{g}.{k}" for g, ks in groups.items() for k in ks]
     writer = csv.writer(out)  # \r\n terminator (RFC 4180): a \r or \n in a field gets quoted
     writer.writerow(header)
-    for row in detail.shots:
-        line: list[str] = [str(detail.summary.id), str(row.index), str(row.point),
+    for row, recorded_at in shots:
+        line: list[str] = [str(session), str(row.index), str(row.point),
                            *_place_cells(places, row.point), row.state, row.reason,
-                           str(row.boot_nonce), detail.shot_times.get(row.index, ""),
-                           _cell(row.profile_id)]
-        for g, keys in groups.items():
+                           str(row.boot_nonce), recorded_at, _cell(row.profile_id)]
+        for g, ks in groups.items():
             values = getattr(row, g) or {}
-            line += [_cell(values.get(k)) for k in keys]
+            line += [_cell(values.get(k)) for k in ks]
         writer.writerow(line)
     if check.ok:
         writer.writerow(["# chain head", check.head, "verified" + (" (keyed)" * check.keyed)])
@@ -136,42 +187,66 @@ def read_csv(src: TextIO) -> list[ShotRow]:
     return rows
 
 
-def _points(detail: SessionDetail, places: Places | None) -> list[dict[str, Any]]:
-    """One entry per point: where it is and what happened there (`point_outcomes`)."""
-    out = []
-    for o in point_outcomes(detail):
-        place = (places or {}).get(o.point)
-        out.append({"point": o.point,
-                    "x_mm": place.x_mm if place else None,
-                    "y_mm": place.y_mm if place else None,
-                    "zone": place.zone if place else None,
-                    "outcome": o.outcome, "text": o.text, "planned_ul": o.planned_ul,
-                    "delivered_ul": o.delivered_ul, "shots": list(o.shots)})
-    return out
+def _point(o: PointOutcome, places: Places | None) -> dict[str, Any]:
+    """A point's entry: where it is and what happened there (`point_outcomes`)."""
+    place = (places or {}).get(o.point)
+    return {"point": o.point,
+            "x_mm": place.x_mm if place else None,
+            "y_mm": place.y_mm if place else None,
+            "zone": place.zone if place else None,
+            "outcome": o.outcome, "text": o.text, "planned_ul": o.planned_ul,
+            "delivered_ul": o.delivered_ul, "shots": list(o.shots)}
 
 
 def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO,
                check: VerifyResult, places: Places | None = None) -> None:
-    doc = {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        "session": dataclasses.asdict(detail.summary),
-        "operator": detail.operator,
-        "plan_snapshot": detail.plan_snapshot,
-        "product": detail.product,
-        "device": detail.device,
-        "calibration": detail.calibration,
-        "end_summary": detail.end_summary,
-        "points": _points(detail, places),
-        "shots": [{**row.to_body(), "recorded_at": detail.shot_times.get(row.index)}
-                  for row in detail.shots],
-        "alarms": [dataclasses.asdict(a) for a in detail.alarms],
-        "actions": [dataclasses.asdict(a) for a in detail.actions],
-        "journal": [dataclasses.asdict(e) for e in journal],
-        "chain": chain_status(check),  # last: the head of the whole chain at export time
-    }
-    json.dump(doc, out, indent=2, ensure_ascii=False, allow_nan=False)
-    out.write("\n")
+    shots = ((row, detail.shot_times.get(row.index)) for row in detail.shots)
+    write_json_stream(detail, point_outcomes(detail), shots, journal, out, check, places)
+
+
+def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
+                      shots: Iterable[tuple[ShotRow, str | None]],
+                      journal: Iterable[JournalEntry], out: TextIO, check: VerifyResult,
+                      places: Places | None = None) -> None:
+    """The JSON document of one session, written as `points`, `shots` and `journal` are read
+    (its keys in the order `read_json` documents; one line per list entry)."""
+    head = (("format", EXPORT_FORMAT), ("version", EXPORT_VERSION),
+            ("session", dataclasses.asdict(s.summary)), ("operator", s.operator))
+    body = (("product", s.product), ("device", s.device), ("calibration", s.calibration),
+            ("end_summary", s.end_summary))
+    out.write("{\n")
+    out.writelines(f"  {_line(key)}: {_pretty(value)},\n" for key, value in head)
+    out.write(f'  "plan_snapshot": {_line(s.plan_snapshot)},\n')
+    out.writelines(f"  {_line(key)}: {_pretty(value)},\n" for key, value in body)
+    _write_list(out, "points", (_point(o, places) for o in points))
+    _write_list(out, "shots", ({**row.to_body(), "recorded_at": ts} for row, ts in shots))
+    _write_list(out, "alarms", (dataclasses.asdict(a) for a in s.alarms))
+    _write_list(out, "actions", (dataclasses.asdict(a) for a in s.actions))
+    _write_list(out, "journal", ({"id": e.id, "ts": e.ts, "session": e.session, "kind": e.kind,
+                                  "body": e.body, "prev_hash": e.prev_hash, "hash": e.hash}
+                                 for e in journal))
+    # last: the head of the whole chain at export time
+    out.write(f'  "chain": {_pretty(chain_status(check))}\n}}\n')
+
+
+def _line(value: Any) -> str:
+    """`value` as one line of JSON (the C encoder: fast)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _pretty(value: Any) -> str:
+    """A small `value` indented as it stands one level into the document."""
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False).replace("\n", "\n  ")
+
+
+def _write_list(out: TextIO, key: str, items: Iterable[Any]) -> None:
+    out.write(f"  {_line(key)}: [")
+    first = True
+    for item in items:
+        out.write("\n    " if first else ",\n    ")
+        out.write(_line(item))
+        first = False
+    out.write("],\n" if first else "\n  ],\n")
 
 
 def read_json(src: TextIO) -> dict[str, Any]:

@@ -207,6 +207,15 @@ class SessionDetail:
     alarms: list[AlarmEntry] = field(default_factory=list)
     actions: list[ActionEntry] = field(default_factory=list)
 
+    @property
+    def shot_profiles(self) -> dict[str, int]:
+        """How many shots were given with each calibration profile ("none": without one)."""
+        counts: dict[str, int] = {}
+        for row in self.shots:
+            key = "none" if row.profile_id is None else str(row.profile_id)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     # The summary's headline fields, directly on the detail (detail.status, detail.plan_hash).
     @property
     def id(self) -> int:

@@ -16,11 +16,12 @@ layer may not import the protocol, so the few it needs are named here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from mesodrive.records.models import SessionDetail, ShotRow
+from mesodrive.records.models import ActionEntry, SessionDetail, SessionSummary, ShotRow
 
 FLAG_WORDS = {1: "stopped by the device", 2: "occlusion", 4: "air in the line",
               8: "contact lost", 16: "stall", 32: "under-delivered", 64: "syringe empty"}
@@ -96,7 +97,21 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}".rstrip("0").rstrip(".")
 
 
-def _skips(detail: SessionDetail) -> dict[int, str]:
+class SessionFacts(Protocol):
+    """What the outcomes need of a session besides its shots: a `SessionDetail`, or the
+    header of a session that is read as a stream (`records.reading.SessionHeader`)."""
+
+    @property
+    def summary(self) -> SessionSummary: ...
+    @property
+    def plan_snapshot(self) -> dict[str, Any]: ...
+    @property
+    def end_summary(self) -> dict[str, Any] | None: ...
+    @property
+    def actions(self) -> list[ActionEntry]: ...
+
+
+def _skips(detail: SessionFacts) -> dict[int, str]:
     """point -> reason, from the skip actions (and the end summary, if one was written)."""
     out: dict[int, str] = {}
     summary = detail.end_summary or {}
@@ -113,7 +128,7 @@ def _skips(detail: SessionDetail) -> dict[int, str]:
     return out
 
 
-def _planned(detail: SessionDetail) -> dict[int, Mapping[str, Any]]:
+def _planned(detail: SessionFacts) -> dict[int, Mapping[str, Any]]:
     """point number -> planned point, from the snapshot's list (points without a number are
     not guessed at: they show up through their shots only)."""
     points = detail.plan_snapshot.get("points")
@@ -127,14 +142,34 @@ def _planned(detail: SessionDetail) -> dict[int, Mapping[str, Any]]:
 
 def point_outcomes(detail: SessionDetail) -> list[PointOutcome]:
     """One outcome per point: every planned point and every point a shot was sent for."""
-    by_point: dict[int, list[ShotRow]] = {}
-    for row in detail.shots:
-        by_point.setdefault(row.point, []).append(row)
-    planned = _planned(detail)
-    skips = _skips(detail)
-    open_session = detail.summary.status == "open"
-    return [_outcome(p, by_point.get(p, []), planned.get(p, {}), skips.get(p), open_session)
-            for p in sorted(set(planned) | set(by_point) | set(skips))]
+    by_point = sorted(detail.shots, key=lambda r: r.point)  # stable: by shot number within
+    return list(stream_point_outcomes(detail, by_point))
+
+
+def stream_point_outcomes(session: SessionFacts,
+                          shots_by_point: Iterable[ShotRow]) -> Iterator[PointOutcome]:
+    """`point_outcomes`, one point at a time, from the latest row of each shot ordered by point
+    and then by shot number (as `RecordStore.point_outcomes` reads them): only one point's
+    shots are held at a time."""
+    planned = _planned(session)
+    skips = _skips(session)
+    open_session = session.summary.status == "open"
+    without_shots = iter(sorted(set(planned) | set(skips)))
+    nxt = next(without_shots, None)
+    last: int | None = None
+    for point, rows in itertools.groupby(shots_by_point, key=lambda r: r.point):
+        if last is not None and point <= last:
+            raise ValueError(f"shots not ordered by point: {point} after {last}")
+        last = point
+        while nxt is not None and nxt < point:
+            yield _outcome(nxt, [], planned.get(nxt, {}), skips.get(nxt), open_session)
+            nxt = next(without_shots, None)
+        if nxt == point:
+            nxt = next(without_shots, None)
+        yield _outcome(point, rows, planned.get(point, {}), skips.get(point), open_session)
+    while nxt is not None:
+        yield _outcome(nxt, [], planned.get(nxt, {}), skips.get(nxt), open_session)
+        nxt = next(without_shots, None)
 
 
 def _outcome(point: int, rows: Iterable[ShotRow], plan: Mapping[str, Any], skip: str | None,

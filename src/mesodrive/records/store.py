@@ -14,12 +14,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self, TextIO
 
-from mesodrive.records import db, export
+from mesodrive.records import db, export, reading
 from mesodrive.records.anchor import Head, append_head
 from mesodrive.records.chain import canonical_json
 from mesodrive.records.keys import key_from_env, key_id
@@ -41,11 +40,11 @@ from mesodrive.records.models import (
     StoreClosedError,
     UnknownSessionError,
     VerifyResult,
-    delivered_volume,
 )
-from mesodrive.records.outcomes import counts_delivered
+from mesodrive.records.outcomes import PointOutcome, counts_delivered, stream_point_outcomes
 from mesodrive.records.paths import check_db_path, default_db_path
 from mesodrive.records.profiles import ProfileRecords
+from mesodrive.records.reading import SessionHeader
 from mesodrive.records.summary import parse_body, summarize
 from mesodrive.records.verify import verify_database
 from mesodrive.records.writer import JournalWriter, WriterStats
@@ -221,28 +220,11 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
                 "SELECT id, session, ts, body FROM journal WHERE kind = ? ORDER BY id",
                 (KIND_SESSION_END,)):
             ends[session] = (ts, parse_body(self.path, row_id, body))  # the last end row wins
-        # Latest row per (session, index), aggregated without parsing every body in Python;
-        # the point comes from the shot's first row (later rows may have lost it).
-        shot_rows = self._read(
-            "WITH s AS (SELECT max(id) AS last, min(id) AS first FROM journal WHERE kind = ? "
-            "  GROUP BY session, json_extract(body, '$.index')) "
-            "SELECT j.session, CASE WHEN json_extract(f.body, '$.point') >= 0"
-            " THEN json_extract(f.body, '$.point') ELSE json_extract(j.body, '$.point') END,"
-            " json_extract(j.body, '$.state'),"
-            " json_extract(j.body, '$.measured.delivered_ul'),"
-            " json_extract(j.body, '$.requested.volume_ul'),"
-            " json_extract(j.body, '$.measured.flags'),"
-            " json_extract(j.body, '$.measured.reached_depth_mm') "
-            "FROM s JOIN journal j ON j.id = s.last JOIN journal f ON f.id = s.first",
-            (KIND_SHOT,))
-        agg: dict[int, tuple[set[int], float, int]] = {}
-        for session, point, state, measured_ul, requested_ul, flags, reached in shot_rows:
-            points, volume, uncertain = agg.get(session, (set(), 0.0, 0))
-            measured = {"delivered_ul": measured_ul, "flags": flags, "reached_depth_mm": reached}
-            if counts_delivered(state, measured):
-                points.add(point)
-            agg[session] = (points, volume + delivered_volume(state, measured_ul, requested_ul),
-                            uncertain + (state == "uncertain"))
+        with self._read_lock:  # latest row per shot, aggregated without parsing bodies
+            try:
+                agg = reading.shot_totals(self._conn())
+            except sqlite3.Error as exc:
+                raise self._db_error(exc) from exc
         out = []
         for row_id, session, ts, body in starts:
             try:
@@ -285,7 +267,7 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
 
     def _detail(self, session_id: int, start: JournalEntry,
                 entries: list[JournalEntry]) -> SessionDetail:
-        shots = _latest_shots(e.body for e in entries if e.kind == KIND_SHOT)
+        shots = reading.latest_of(e.body for e in entries if e.kind == KIND_SHOT)
         shot_times = {int(e.body["index"]): e.ts for e in entries if e.kind == KIND_SHOT}
         alarms: list[AlarmEntry] = []
         actions: list[ActionEntry] = []
@@ -322,7 +304,7 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
                           "ORDER BY id", (session_id, KIND_SHOT))
         bodies = [parse_body(self.path, row_id, body) for row_id, body in rows]
         try:
-            return _latest_shots(bodies)
+            return reading.latest_of(bodies)
         except (KeyError, TypeError, ValueError) as exc:
             raise DamagedRecordsError(f"{self.path}: the records file is damaged: a shot row "
                                       f"of session {session_id} is not what mesodrive writes "
@@ -347,22 +329,65 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
         """Does this store chain (and verify) with an HMAC key?"""
         return self._key is not None
 
+    # -- one session as a stream (records.reading): any length, one row at a time -----------
+
+    def session_header(self, session_id: int) -> SessionHeader:
+        """All of a session but its shots (start, end, alarms, actions, totals)."""
+        _check_session_id(session_id)
+        with self._read_lock:
+            try:
+                return reading.read_header(self._conn(), self.path, session_id)
+            except sqlite3.Error as exc:
+                raise self._db_error(exc) from exc
+
+    def shots(self, session_id: int, order: Literal["index", "point"] = "index",
+              ) -> Iterator[tuple[ShotRow, str]]:
+        """(latest row, its time) of each shot, read as consumed: `session().shots` as a
+        stream, by shot number or by point."""
+        self._start_row(session_id)  # an unknown session fails here, not when first read
+        return reading.latest_shots(self._stream_conn, self.path, session_id, order)
+
+    def point_outcomes(self, header: SessionHeader) -> Iterator[PointOutcome]:
+        """`records.point_outcomes` of the session, one point at a time."""
+        rows = (row for row, _ in self.shots(header.summary.id, "point"))
+        return stream_point_outcomes(header, rows)
+
+    def journal_rows(self, session_id: int) -> Iterator[JournalEntry]:
+        """`journal(session_id)` as a stream."""
+        self._start_row(session_id)
+        return reading.journal_rows(self._stream_conn, self.path, session_id)
+
+    def _stream_conn(self) -> sqlite3.Connection:
+        try:
+            return db.open_reader(self.path)
+        except sqlite3.Error as exc:
+            raise DamagedRecordsError(f"{self.path}: the records file is damaged: {exc}") from exc
+
     def export(self, session_id: int, fmt: Literal["csv", "json"], out: TextIO,
-               places: export.Places | None = None) -> VerifyResult:
-        """Write one session; the export ends with the chain's head and whether it verified
-        (returned too, so a front end can warn). `places`: each point's position and zone,
-        which the caller reads from the plan (this layer does not)."""
+               places: export.Places | None = None,
+               header: SessionHeader | None = None) -> VerifyResult:
+        """Write one session, row by row as it is read; the export ends with the chain's head
+        and whether it verified (returned too, so a front end can warn). `places`: each point's
+        position and zone, which the caller reads from the plan (this layer does not);
+        `header`: the session's, if the caller has read it already."""
         if fmt not in ("csv", "json"):
             raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-        detail = self.session(session_id)
+        if header is None or header.summary.id != session_id:
+            header = self.session_header(session_id)
         try:
             check = self.verify()
         except KeyRequiredError as exc:
             check = VerifyResult(False, 0, None, f"not verified: {exc}")
         if fmt == "csv":
-            export.write_csv(detail, out, check, places)
+            with self._read_lock:
+                try:
+                    keys = reading.shot_keys(self._conn(), session_id)
+                except sqlite3.Error as exc:
+                    raise self._db_error(exc) from exc
+            export.write_csv_rows(session_id, keys, self.shots(session_id), out, check, places)
         else:
-            export.write_json(detail, self.journal(session_id), out, check, places)
+            export.write_json_stream(header, self.point_outcomes(header), self.shots(session_id),
+                                     self.journal_rows(session_id), out, check, places)
         return check
 
 
@@ -371,20 +396,4 @@ def _check_session_id(session_id: int) -> None:
         raise UnknownSessionError(session_id)
 
 
-def _latest_shots(bodies: Iterable[dict[str, Any]]) -> dict[int, ShotRow]:
-    """index -> latest row, with the point of the shot's first row (the one journalled before it
-    was sent): later rows may have lost it (-1). `sessions()` applies the same rule in SQL."""
-    latest: dict[int, ShotRow] = {}
-    first_point: dict[int, int] = {}
-    for body in bodies:
-        row = ShotRow.from_body(body)
-        point = first_point.setdefault(row.index, row.point)
-        if point >= 0 and point != row.point:
-            row = replace(row, point=point)
-        latest[row.index] = row
-    return latest
-
-
-def _damaged(path: Path, row_id: int, exc: Exception) -> DamagedRecordsError:
-    return DamagedRecordsError(f"{path}: the records file is damaged: journal row {row_id} is "
-                               f"not what mesodrive writes ({type(exc).__name__}: {exc})")
+_damaged = reading.damaged
