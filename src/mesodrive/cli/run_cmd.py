@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
-from mesodrive.cli import terminal
+from mesodrive.cli import course_prompt, terminal
 from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.cli.plan_cmd import summary_lines
 from mesodrive.cli.terminal import EndOfInput, Terminal, choose
@@ -81,6 +81,7 @@ def register(sub: Any) -> None:
         "run", help="run a treatment plan on the injector", description=RUN_HELP)
     p.add_argument("plan", type=Path, help="plan file (TOML)")
     _common(p)
+    course_prompt.add_option(p)
     p.set_defaults(func=run)
     r: argparse.ArgumentParser = sub.add_parser("resume", help="resume a session after a host crash")
     r.add_argument("session", type=int, help="session id (see `mesodrive records list`)")
@@ -129,7 +130,7 @@ def report(exc: TreatmentError, args: argparse.Namespace) -> int:
     if k is Failure.RECORDS_PATH:
         _err(f"error: records: {exc}")
         return ExitCode.USAGE
-    if k is Failure.NO_SESSION:
+    if k in (Failure.NO_SESSION, Failure.COURSE_TOO_EARLY):
         _err(f"error: {exc}")
         return ExitCode.USAGE
     if k is Failure.RECORDS_DAMAGED:
@@ -177,12 +178,19 @@ def run(args: argparse.Namespace) -> int:
             # What is about to happen, before anything moves (what `plan check` shows).
             for line in summary_lines(vplan, args.plan):
                 console.print(Text(line))
+            try:  # too early in the patient's course needs a reason (recorded)
+                early = course_prompt.interval_reason(service, vplan, args, console, DISPLAY.ask)
+            except TreatmentError as exc:
+                return report(exc, args)
+            if early is course_prompt.REFUSED:
+                return ExitCode.USAGE
             screening = _screening(args, console, operator)
             if screening is None:
                 return ExitCode.USAGE
             try:
                 treatment = service.start(vplan, inj, screening, source=str(args.plan),
-                                          policy=_policy(args, console, vplan))
+                                          policy=_policy(args, console, vplan),
+                                          interval_reason=early if isinstance(early, str) else None)
             except TreatmentError as exc:
                 return report(exc, args)
             console.print(f"session [bold]{treatment.session}[/] · {len(vplan.points)} points · "
