@@ -23,6 +23,7 @@ from mesodrive.cli import (
     devices_cmd,
     plan_cmd,
     records_cmd,
+    report_cmd,
     run_cmd,
     sim_cmd,
 )
@@ -34,8 +35,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE, EXIT_INTERRUPTED = (
     ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DEVICE, ExitCode.INTERRUPTED)
 
 # Subcommand modules, each with `register(subparsers) -> None`; the parser's `func` runs it.
-COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, calibrate_cmd, console_cmd, demo_cmd,
-            devices_cmd, sim_cmd]
+COMMANDS = [run_cmd, clear_cmd, plan_cmd, records_cmd, report_cmd, calibrate_cmd, console_cmd,
+            demo_cmd, devices_cmd, sim_cmd]
 
 
 DESCRIPTION = """\

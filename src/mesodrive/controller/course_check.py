@@ -18,6 +18,7 @@ from mesodrive.plan import Product
 from mesodrive.records import RecordStore
 from mesodrive.records.course import (
     EARLY_ACTION,
+    EARLY_REASON_MARK,
     FIRST,
     NO_INTERVAL,
     TOO_EARLY,
@@ -65,7 +66,7 @@ class CourseCheck:
 
     def record_text(self, reason: str) -> str:
         """What the session records when it starts too early."""
-        return f"{self.describe()}; treated now because: {reason}"
+        return f"{self.describe()}{EARLY_REASON_MARK}{reason}"
 
 
 def read_course(store: RecordStore | None, db: Path | str | None, patient: str) -> Course:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mesodrive.records.models import SessionDetail
@@ -35,6 +35,7 @@ FIRST, ON_TIME, TOO_EARLY, LATE, NO_INTERVAL, NOTHING_GIVEN = (
     "no recommended interval", "nothing given")
 # The operator action that records why a session started earlier than recommended.
 EARLY_ACTION = "course-interval"
+EARLY_REASON_MARK = "; treated now because: "  # what the action's text says before the reason
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class CourseSession:
     timing: str  # FIRST, ON_TIME, TOO_EARLY, LATE, NO_INTERVAL or NOTHING_GIVEN
     early_reason: str | None  # why it started earlier than recommended, as recorded
     cumulative_ul: float  # given in this course so far, this session included
+    course_of: str | None = None  # the product's recommended number of sessions ("4–6")
 
     @property
     def outcome(self) -> str:
@@ -157,10 +159,42 @@ class Course:
         given = [s for s in self.sessions if s.course == course and s.given]
         return given[-1] if given else None
 
+    def next_window(self, course: str) -> tuple[date, date] | None:
+        """When the course's next session is due (UTC dates), from its last given session
+        and that session's recommended interval; None without either."""
+        last = self.last_given(course)
+        if last is None or last.recommended is None:
+            return None
+        start = parse_time(last.started_at).date()
+        return (start + timedelta(days=last.recommended.min_days),
+                start + timedelta(days=last.recommended.max_days))
+
+    def summary(self, course: str) -> str:
+        """One line per course: sessions given, volume, when the next one is due."""
+        mine = [s for s in self.sessions if s.course == course]
+        given = [s for s in mine if s.given]
+        last = given[-1] if given else None
+        text = f"{course} course: {len(given)} session{'s' * (len(given) != 1)} given"
+        if last is not None and last.course_of:
+            text += f" (a course is {last.course_of} sessions)"
+        if mine:
+            text += f", {mine[-1].cumulative_ul:.1f} µL in all"
+        window = self.next_window(course)
+        if window is not None:
+            text += f"; next session from {window[0]} to {window[1]}"
+        elif last is not None:
+            text += (f"; the product of session {last.session} ({last.product_id}) has no "
+                     f"recommended interval")
+        return text
+
 
 def _early_reason(detail: SessionDetail) -> str | None:
-    reasons = [a.reason for a in detail.actions if a.action == EARLY_ACTION]
-    return reasons[-1] if reasons else None
+    """The reason given for starting early (the whole recorded text if it is not ours)."""
+    texts = [a.reason for a in detail.actions if a.action == EARLY_ACTION]
+    if not texts:
+        return None
+    _, mark, reason = texts[-1].rpartition(EARLY_REASON_MARK)
+    return reason if mark else texts[-1]
 
 
 def build_course(patient: str, details: Iterable[SessionDetail]) -> Course:
@@ -191,7 +225,8 @@ def build_course(patient: str, details: Iterable[SessionDetail]) -> Course:
             volume_ul=s.volume_delivered_ul, given=given, number=number,
             previous=prev[0].id if prev else None, days_since=days, recommended=interval,
             timing=verdict, early_reason=_early_reason(d),
-            cumulative_ul=round(cumulative[key], 6)))
+            cumulative_ul=round(cumulative[key], 6),
+            course_of=course_sessions_text(d.product)))
         if given:
             last[key] = (d, number or 1)
     return Course(patient, tuple(out))
