@@ -83,6 +83,13 @@ def _duration(seconds: float | None) -> str:
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
+def _g(value: object, sign: str = "") -> str:
+    """A stored calibration figure: a number as `g` (with its sign if asked), else escaped."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:{sign}g}"
+    return "?" if value is None else _e(value)
+
+
 def _when(ts: str | None) -> str:
     return "—" if not ts else _e(ts.replace("T", " ")[:19]) + " UTC"
 
@@ -96,10 +103,9 @@ def _summary(r: SessionReport) -> str:
     profile = cal.get("profile") or cal.get("name")
     cal_text = _e(profile or "none recorded")
     if cal:
-        cal_text += (f" (depth ×{_e(cal.get('depth_scale', '?'))} "
-                     f"{_e(cal.get('depth_offset_mm', '?'))} mm, volume "
-                     f"×{_e(cal.get('volume_gain', '?'))} {_e(cal.get('volume_offset_ul', '?'))}"
-                     f" µL)")
+        cal_text += (f" (depth ×{_g(cal.get('depth_scale'))} {_g(cal.get('depth_offset_mm'), '+')}"
+                     f" mm, volume ×{_g(cal.get('volume_gain'))} "
+                     f"{_g(cal.get('volume_offset_ul'), '+')} µL)")
     course = "—"
     if r.course is not None:
         c = r.course
@@ -147,7 +153,8 @@ def _maps(r: SessionReport) -> str:
     if volume is None or depth is None:
         return "<p>The session has no recorded plan with point positions: no map.</p>"
     what, svg = depth
-    note = ("blue: shallower than planned, red: deeper" if what == "depth error"
+    note = ("blue: shallower than planned, red: deeper; a cross: not measured"
+            if what == "depth error"
             else "the device measured no depth in this session")
     return ('<div class="maps">'
             f"<figure>{volume}<figcaption>Volume delivered at each point. Hollow: nothing "

@@ -8,7 +8,7 @@ the console can draw in a worker thread. Text is drawn as glyph outlines (matplo
 default), so stored text in a title can never become markup in the page.
 
 Colour is never the only cue: points that received nothing are hollow, an uncertain point is a
-diamond, a cut-short point has a black rim, a point without a measurement is a grey ring.
+diamond, a cut-short point has a black rim, a point without a measurement is a grey cross.
 """
 
 from __future__ import annotations
@@ -93,11 +93,14 @@ def volume_map(report: SessionReport) -> str | None:
     short = [p for p in given if p.outcome.outcome == CUT_SHORT]
     unsure = [p for p in given if p.outcome.outcome == UNCERTAIN]
     mappable = None
-    for group, extra, label in ((full, {"marker": "o", "edgecolors": "none"}, "delivered"),
-                                (short, {"marker": "o", "edgecolors": "black",
-                                         "linewidths": 1.0}, "cut short (black rim)"),
-                                (unsure, {"marker": "D", "edgecolors": "none"},
-                                 "uncertain (counted as planned)")):
+    # A thin dark rim on every filled marker: viridis' light end stays visible on paper.
+    groups: list[tuple[list[PointLine], dict[str, Any], str]] = [
+        (full, {"marker": "o", "edgecolors": "0.3", "linewidths": 0.4}, "delivered"),
+        (short, {"marker": "o", "edgecolors": "black", "linewidths": 1.0},
+         "cut short (black rim)"),
+        (unsure, {"marker": "D", "edgecolors": "0.3", "linewidths": 0.4},
+         "uncertain (counted as planned)")]
+    for group, extra, label in groups:
         if group:
             xs, ys = _xy(group)
             mappable = ax.scatter(xs, ys, c=[p.outcome.delivered_ul for p in group],
@@ -123,15 +126,16 @@ def depth_map(report: SessionReport) -> tuple[str, str] | None:
         fig, ax = _frame(report, "depth error per point: reached − planned (mm)")
         scale = max([abs(p.depth_error_mm or 0.0) for p in measured] + [MIN_ERROR_SCALE_MM])
         xs, ys = _xy(measured)
-        sc = ax.scatter(xs, ys, c=[p.depth_error_mm or 0.0 for p in measured], cmap="coolwarm",
+        # RdYlBu: no white middle, so a point on depth never looks like an empty ring.
+        sc = ax.scatter(xs, ys, c=[p.depth_error_mm or 0.0 for p in measured], cmap="RdYlBu_r",
                         vmin=-scale, vmax=scale, s=34, zorder=2, edgecolors="0.3",
                         linewidths=0.4, label=f"measured ({len(measured)})")
         fig.colorbar(sc, ax=ax, shrink=0.75, label="reached − planned depth (mm)")
         rest = [p for p in placed if p.depth_error_mm is None]
         if rest:
             xs, ys = _xy(rest)
-            ax.scatter(xs, ys, s=34, marker="o", facecolors="none", edgecolors="0.6",
-                       linewidths=1.0, zorder=2, label=f"no measurement ({len(rest)})")
+            ax.scatter(xs, ys, s=30, marker="x", color="0.45", linewidths=1.0, zorder=2,
+                       label=f"no measurement ({len(rest)})")
         what = "depth error"
     else:
         fig, ax = _frame(report, "commanded depth per point (mm): no depth was measured")
