@@ -25,14 +25,18 @@ from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.records import RecordStore
 from mesodrive.reports import build_report, render_html
 
+DESCRIPTION = """\
+Write one session's treatment report: a self-contained HTML page to open in a browser and
+print. It says first whether the records verify (and the chain's head), then the session
+(patient, product, device, calibration profile, operator, screening, times, the patient's
+course), totals against the plan, maps of the volume delivered and of the depth error, alarms,
+operator actions and every point."""
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "report", help="write a session's printable treatment report (HTML)",
-        description="Write one session's treatment report: a self-contained HTML page to "
-                    "print (summary, maps of volume and depth error, every point, alarms, "
-                    "operator actions, totals against the plan, the patient's course, the "
-                    "records' verification and chain head).")
+        description=DESCRIPTION)
     p.add_argument("session", type=int, metavar="SESSION",
                    help="the session number (the first column of `mesodrive records list`)")
     p.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
