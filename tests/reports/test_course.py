@@ -148,3 +148,24 @@ def test_the_check_before_a_new_session_on_real_records(tmp_path: Path) -> None:
     hair = check_course(course, lib.get("hair-revital"), then + timedelta(days=1))
     assert hair.verdict == FIRST  # another course
     assert check_course(read_course(None, db, "SOMEONE-ELSE"), skin).verdict == FIRST
+
+
+def test_a_patient_is_found_exactly_never_by_a_prefix_or_a_look_alike(tmp_path: Path) -> None:
+    from mesodrive.records import RecordStore
+    from mesodrive.records.course import patient_course, similar_patients
+    from tests.records.helpers import shot, start
+
+    refs = ["P-1", "P-10", 'Zoë "Z" Ålvarez', "p-1"]
+    db = tmp_path / "r.db"
+    with RecordStore(db) as store:
+        for ref in refs + ["P-1"]:
+            sid = start(store, plan_snapshot={"plan": {"patient_ref": ref}}, product=SKIN)
+            store.record_shot(sid, shot(0, "done"))
+            store.end_session(sid, "completed", {})
+        store.record_action(sid, "note", 'patient_ref":"P-10" in a reason is not a patient')
+    with RecordStore(db, readonly=True) as store:
+        assert [s.session for s in patient_course(store, "P-1").sessions] == [1, 5]
+        assert [s.session for s in patient_course(store, "P-10").sessions] == [2]
+        assert [s.session for s in patient_course(store, 'Zoë "Z" Ålvarez').sessions] == [3]
+        assert patient_course(store, "P-2").sessions == ()
+        assert similar_patients(store, "P - 1") == ["P-1", "p-1"]

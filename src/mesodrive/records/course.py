@@ -19,12 +19,13 @@ recorded, by name, as `summary` reads the plan snapshot.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mesodrive.records.models import SessionDetail
+from mesodrive.records.models import KIND_SESSION_START, SessionDetail
 
 if TYPE_CHECKING:
     from mesodrive.records.store import RecordStore
@@ -232,10 +233,24 @@ def build_course(patient: str, details: Iterable[SessionDetail]) -> Course:
     return Course(patient, tuple(out))
 
 
+def patient_sessions(store: RecordStore, patient: str) -> list[int]:
+    """The ids of the sessions whose plan names `patient`, in order.
+
+    Only the session starts that spell the reference are read (their canonical JSON holds
+    `"patient_ref":"…"` as written), then each is confirmed from its summary: the course check
+    runs before every treatment and must not aggregate every shot of every session (a
+    300-session database: ~0.4 s that way)."""
+    needle = '"patient_ref":' + json.dumps(patient, ensure_ascii=False)
+    # the store's reader, from within the records package
+    rows = store._read("SELECT DISTINCT session FROM journal WHERE kind = ? AND "
+                       "instr(body, ?) > 0 ORDER BY session", (KIND_SESSION_START, needle))
+    return [int(r[0]) for r in rows]
+
+
 def patient_course(store: RecordStore, patient: str) -> Course:
     """The course of `patient` (exactly as recorded) from the records; no sessions = empty."""
-    ids = [s.id for s in store.sessions() if s.patient_ref == patient and s.mode != "device"]
-    return build_course(patient, [store.session(i) for i in ids])
+    details = [store.session(i) for i in patient_sessions(store, patient)]
+    return build_course(patient, [d for d in details if d.summary.patient_ref == patient])
 
 
 def similar_patients(store: RecordStore, patient: str) -> list[str]:
