@@ -38,6 +38,8 @@ COMMANDS = (
     Command("plan", "mesodrive.cli.plan_cmd", "check or draw a treatment plan"),
     Command("records", "mesodrive.cli.records_cmd",
             "verify, list, show and export treatment records"),
+    Command("report", "mesodrive.cli.report_cmd",
+            "write a session's printable treatment report (HTML)"),
     Command("calibrate", "mesodrive.cli.calibrate_cmd",
             "technician's calibration: balance check, dose, depth, certificates"),
     Command("console", "mesodrive.console.console_cmd",

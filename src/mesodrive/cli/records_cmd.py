@@ -5,6 +5,7 @@
     mesodrive records [--db PATH] show SESSION [--map FILE]
     mesodrive records [--db PATH] export SESSION --format csv|json [-o FILE]
     mesodrive records [--db PATH] anchor
+    mesodrive records [--db PATH] course PATIENT      (cli.course_cmd)
 
 The database defaults to the user data directory (`RecordStore.default_path()`). Every
 subcommand opens it read-only: looking at records never creates or changes one (`anchor` only
@@ -121,6 +122,9 @@ def register(sub: Any) -> None:
     exp.add_argument("-o", "--output", type=Path, default=None,
                      help="write to FILE instead of stdout")
     exp.set_defaults(func=_export)
+    from mesodrive.cli import course_cmd  # here: course_cmd uses this module's helpers
+
+    course_cmd.register(action)
 
 
 def _db(args: argparse.Namespace) -> Path:

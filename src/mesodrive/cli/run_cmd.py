@@ -30,7 +30,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from mesodrive.cli import terminal
+from mesodrive.cli import course_prompt, terminal
 from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.cli.plan_cmd import summary_lines
 from mesodrive.cli.run_live import DISPLAY, execute, time_left
@@ -76,6 +76,7 @@ def register(sub: Any) -> None:
         "run", help="run a treatment plan on the injector", description=RUN_HELP)
     p.add_argument("plan", type=Path, help="plan file (TOML)")
     _common(p)
+    course_prompt.add_option(p)
     p.set_defaults(func=run)
     r: argparse.ArgumentParser = sub.add_parser("resume", help="resume a session after a host crash")
     r.add_argument("session", type=int, help="session id (see `mesodrive records list`)")
@@ -154,12 +155,19 @@ def run(args: argparse.Namespace) -> int:
             # What is about to happen, before anything moves (what `plan check` shows).
             for line in summary_lines(vplan, args.plan):
                 console.print(Text(line))
+            try:  # too early in the patient's course needs a reason (recorded)
+                early = course_prompt.interval_reason(service, vplan, args, console, DISPLAY.ask)
+            except TreatmentError as exc:
+                return report(exc, args)
+            if early is course_prompt.REFUSED:
+                return ExitCode.USAGE
             confirmed = screening(args, console, operator)
             if confirmed is None:
                 return ExitCode.USAGE
             try:
                 treatment = service.start(vplan, inj, confirmed, source=str(args.plan),
-                                          policy=policy(args, console, vplan), profile=profile)
+                                          policy=policy(args, console, vplan), profile=profile,
+                                          interval_reason=early if isinstance(early, str) else None)
             except TreatmentError as exc:
                 return report(exc, args)
             console.print(f"session [bold]{treatment.session}[/] · {len(vplan.points)} points · "

@@ -29,7 +29,7 @@ def report(exc: TreatmentError, args: argparse.Namespace) -> int:
     if k is Failure.RECORDS_PATH:
         _err(f"error: records: {exc}")
         return ExitCode.USAGE
-    if k is Failure.NO_SESSION:
+    if k in (Failure.NO_SESSION, Failure.COURSE_TOO_EARLY):
         _err(f"error: {exc}")
         return ExitCode.USAGE
     if k is Failure.RECORDS_DAMAGED:

@@ -11,6 +11,7 @@ from pathlib import Path
 from nicegui import events, run, ui
 
 from mesodrive.console import gridmap
+from mesodrive.console.course_view import CourseNotice
 from mesodrive.console.runtime import station
 from mesodrive.console.station import Checklist, ConsoleRefusal
 from mesodrive.console.ui_helpers import attempt
@@ -80,6 +81,7 @@ class PlanView:
                 self.summary = ui.markdown("").mark("plan-summary")
                 self.checklist = ui.column().mark("checklist")
         self._boxes: dict[str, ui.checkbox] = {}
+        self._course: CourseNotice | None = None  # too early in the course: the reason
         self.start = ui.button("Start treatment", on_click=self._start) \
             .props("color=green-9 size=lg push icon=play_arrow").mark("start")
         self.start.disable()
@@ -159,6 +161,7 @@ class PlanView:
                 on_change=self._check).mark("product-confirmed")
             self._boxes["primed"] = ui.checkbox("Syringe primed, no air in the line",
                                                 on_change=self._check).mark("primed")
+            self._course = CourseNotice(plan)
         self._check()
 
     def _check(self) -> None:
@@ -169,7 +172,8 @@ class PlanView:
         questions = station().screening_questions()
         return Checklist(tuple(q for q in questions if q in self._boxes and self._boxes[q].value),
                          bool(self._boxes.get("product") and self._boxes["product"].value),
-                         bool(self._boxes.get("primed") and self._boxes["primed"].value))
+                         bool(self._boxes.get("primed") and self._boxes["primed"].value),
+                         self._course.reason if self._course is not None else "")
 
     async def _start(self) -> None:
         s = station()

@@ -1,5 +1,7 @@
 """Records: the sessions, a session's point-by-point outcome (`records.point_outcomes`, the
-words a clinician reads), its alarms and operator actions, and the chain's verification."""
+words a clinician reads), its alarms and operator actions, and the chain's verification; a
+session's printable report (`mesodrive.reports`, as `mesodrive report`: a download) and a
+patient's course (`course_view`)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from typing import Any
 
 from nicegui import events, ui
 
+from mesodrive.console.course_view import CourseView
 from mesodrive.console.runtime import station
 from mesodrive.console.ui_helpers import attempt
 from mesodrive.records import SessionDetail, SessionSummary, point_outcomes
+from mesodrive.reports import build_report, render_html
 
 SESSIONS_SHOWN = 200
 
@@ -29,6 +33,7 @@ class RecordsView:
                               pagination=10).classes("w-full").mark("sessions")
         self.table.on("rowClick", self._open)
         self.detail = ui.column().classes("w-full").mark("session-detail")
+        self.course = CourseView()
 
     async def load(self) -> None:
         s = station()
@@ -55,7 +60,14 @@ class RecordsView:
     def _show(self, d: SessionDetail) -> None:
         self.detail.clear()
         with self.detail:
-            ui.label(f"Session {d.summary.id}: {d.summary.status}").classes("text-h6")
+            with ui.row().classes("items-center gap-3"):
+                ui.label(f"Session {d.summary.id}: {d.summary.status}").classes("text-h6")
+                ui.button("Report (HTML, to print)", on_click=lambda: self.report(d.id)) \
+                    .props("icon=print").mark("records-report")
+                patient = d.summary.patient_ref
+                if patient is not None:
+                    ui.button(f"Course of {patient}", on_click=lambda: self.course.show(patient)) \
+                        .props("flat icon=timeline").mark("records-course")
             outcomes = point_outcomes(d)
             cols = [{"name": n, "label": label, "field": n, "align": "left"} for n, label in (
                 ("point", "point"), ("outcome", "outcome"), ("depth", "depth mm"),
@@ -74,6 +86,21 @@ class RecordsView:
             for act in d.actions:
                 ui.label(f"{act.ts} · {act.action} · {act.operator or '—'}: {act.reason}") \
                     .mark("record-action")
+
+    async def report(self, number: int) -> None:
+        """Build the session's report in a thread and hand it to the browser as a download."""
+        store = station().service.store
+        report = await attempt(lambda: build_report(store, number))
+        if report is None:
+            return
+        page = await attempt(lambda: render_html(report))
+        if page is None:
+            return
+        ui.download.content(page.encode("utf-8"), f"session-{number}-report.html",
+                            "text/html; charset=utf-8")
+        if not report.chain.ok:
+            ui.notify(f"the records do NOT verify ({report.chain.problem}); the report says so",
+                      type="negative", multi_line=True, position="top")
 
     async def _verify(self) -> None:
         s = station()

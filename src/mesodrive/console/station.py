@@ -64,6 +64,7 @@ class Checklist:
     screening: tuple[str, ...]  # the screening questions ticked "does not apply"
     product_confirmed: bool
     primed: bool
+    interval_reason: str = ""  # why now, when too early in the patient's course (course_view)
 
 
 @dataclass
@@ -159,7 +160,8 @@ class Station:
                                       self.config.operator)
                 self.policy = ConsolePolicy()
                 treatment = self.service.start(vplan, inj, screening, policy=self.policy,
-                                               source=str(plan.path))
+                                               source=str(plan.path),
+                                               interval_reason=checklist.interval_reason)
             except TreatmentError as exc:
                 raise ConsoleRefusal(_words(exc)) from exc
             except DriverError as exc:

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
 
+from mesodrive.controller.course_check import EARLY_ACTION, CourseCheck, check_course, read_course
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunConfig, RunEngine
 from mesodrive.controller.recovery import RecoveryPolicy, abort_policy
@@ -121,6 +122,7 @@ class Failure(enum.Enum):
     DEVICE = "device"  # cannot connect, or the device failed before anything started
     DEVICE_STOPPED = "device-stopped"  # a latched e-stop or fault: clear it first
     NO_PROFILE = "no-profile"  # a real device without a valid calibration profile
+    COURSE_TOO_EARLY = "course-too-early"  # earlier than the product's interval, no reason given
 
 
 class TreatmentError(Exception):
@@ -297,10 +299,17 @@ class TreatmentService:
 
     def start(self, vplan: ValidatedPlan, inj: Injector, screening: Screening, *,
               policy: RecoveryPolicy = abort_policy, source: str = "",
-              config: RunConfig | None = None, profile: ProfileChoice | None = None) -> Treatment:
+              config: RunConfig | None = None, profile: ProfileChoice | None = None,
+              interval_reason: str | None = None) -> Treatment:
         """The records session (plan snapshot, device, calibration, screening, overrides) and
         the engine, not yet running (`Treatment.run` or `Treatment.start`). `profile`: from
-        `choose_profile` (None: chosen now, with the default needle and no override)."""
+        `choose_profile` (None: chosen now, with the default needle and no override). A session
+        too early in the patient's course (`course_check`) needs `interval_reason`, which is
+        recorded."""
+        course, reason = self.course_check(vplan), (interval_reason or "").strip()
+        if course.too_early and not reason:
+            raise TreatmentError(Failure.COURSE_TOO_EARLY, f"{course.describe()}: a reason is "
+                                 f"needed to treat now (it is recorded)")
         choice = profile if profile is not None else self.choose_profile(inj)
         if problems := unreachable(vplan.points, choice.profile, inj.capabilities):
             raise TreatmentError(Failure.NOT_ALLOWED_ON_DEVICE, "with its calibration, the "
@@ -316,6 +325,8 @@ class TreatmentService:
         )
         store.record_action(session, "screening", screening.record_text(),
                             operator=screening.operator)
+        if course.too_early:
+            store.record_action(session, EARLY_ACTION, course.record_text(reason))
         for o in vplan.overrides:  # soft-limit breaches the plan justified: on the record
             where = f"point {o.point}" if o.point is not None else "plan"
             store.record_action(session, "override", f"{o.field} = {o.value} ({where}) beyond "
@@ -324,6 +335,14 @@ class TreatmentService:
             record_choice(store, session, choice)
         engine = RunEngine(inj, vplan, store, session, policy=policy, config=config)
         return Treatment(engine, self.close)
+
+    def course_check(self, vplan: ValidatedPlan) -> CourseCheck:
+        """Where a session of this plan, starting now, falls in the patient's course."""
+        try:
+            course = read_course(self._store, self.db, vplan.plan.patient_ref)
+        except (RecordsError, sqlite3.DatabaseError) as exc:
+            raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+        return check_course(course, vplan.product)
 
     def clear_device(self, inj: Injector, reason: str) -> ClearResult | None:
         """Clear a latched e-stop or fault, on the record (None: nothing is latched)."""

@@ -20,6 +20,7 @@ from mesodrive.plan.grid import MAX_POINTS, SPACING_RANGE_MM, generate_grid
 from mesodrive.plan.issues import PlanError, PlanFileError, PlanIssue
 from mesodrive.plan.library import (
     TREATMENT_DEPTH_MM,
+    DayRange,
     Limits,
     Product,
     ProductLibrary,
@@ -52,6 +53,7 @@ __all__ = [
     "TREATMENT_DEPTH_MM",
     "Area",
     "CsvSource",
+    "DayRange",
     "DeviceLimits",
     "Ellipse",
     "Estimate",

@@ -3,6 +3,12 @@
 Per product: hard limits (never overridable) enclosing optional soft limits (a breach needs an
 override with a reason, which is recorded). A limit the product does not define means the
 parameter is **not allowed** with that product — never unlimited; validation reports it.
+
+A product may also say how its course runs: the recommended interval between sessions
+(`interval_days`, from the manufacturer's protocol) and how many sessions a course has
+(`course_sessions`). These are advice, not limits: a session earlier than the interval's
+minimum is a warning that needs a reason (`controller.course_check`). A product without an
+interval has none: reports say so and nothing is invented in its place.
 """
 
 from __future__ import annotations
@@ -78,6 +84,35 @@ class Limits(StrictModel):
         return text
 
 
+class DayRange(StrictModel):
+    """A recommended interval between two sessions of a course, in whole days."""
+
+    min: Annotated[int, Strict(), Field(ge=1, le=366)]
+    max: Annotated[int, Strict(), Field(ge=1, le=366)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min > self.max:
+            raise ValueError(f"interval out of order: min {self.min} > max {self.max} days")
+        return self
+
+    def describe(self) -> str:
+        return f"{self.min} days" if self.min == self.max else f"{self.min}–{self.max} days"
+
+
+class SessionCount(StrictModel):
+    """How many sessions a course of the product has (then maintenance)."""
+
+    min: Annotated[int, Strict(), Field(ge=1, le=100)]
+    max: Annotated[int, Strict(), Field(ge=1, le=100)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min > self.max:
+            raise ValueError(f"course out of order: min {self.min} > max {self.max} sessions")
+        return self
+
+
 ProductId = Annotated[str, BeforeValidator(normalise_name), Strict(),
                       Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -92,6 +127,9 @@ class Product(StrictModel):
     flow_ul_s: Limits | None = None
     speed_mm_s: Limits | None = None
     session_volume_ul: Limits | None = None
+    # The course: None = the library does not say (never guessed).
+    interval_days: DayRange | None = None
+    course_sessions: SessionCount | None = None
 
     @field_validator("depth_mm")
     @classmethod
