@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
 
+from mesodrive.controller.attribution import Actor
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunConfig, RunEngine
 from mesodrive.controller.recovery import RecoveryPolicy, abort_policy
@@ -41,6 +42,7 @@ from mesodrive.controller.treatment_device import (
     clear_device,
     latched_stop,
 )
+from mesodrive.controller.treatment_estop import DeviceEstop, estop_device
 from mesodrive.controller.treatment_records import SCREENING, OperatorRecords, Screening
 from mesodrive.controller.treatment_run import Treatment
 from mesodrive.driver.errors import DeviceTimeout, DriverError, TransportError
@@ -249,18 +251,22 @@ class TreatmentService:
 
     def start(self, vplan: ValidatedPlan, inj: Injector, screening: Screening, *,
               policy: RecoveryPolicy = abort_policy, source: str = "",
-              config: RunConfig | None = None) -> Treatment:
+              config: RunConfig | None = None, operator: str | None = None) -> Treatment:
         """The records session (plan snapshot, device, calibration, screening, overrides) and
-        the engine, not yet running (`Treatment.run` or `Treatment.start`)."""
+        the engine, not yet running (`Treatment.run` or `Treatment.start`). `operator`: who
+        starts it, when not the service's operator (a console page's); they answer for the
+        session's actions nobody else claims."""
         store = self.store
+        operator = self.operator if operator is None else operator
         session = store.start_session(
             plan_snapshot={"plan": vplan.snapshot(), "points": [asdict(p) for p in vplan.points],
                            "source": source},
             plan_hash=vplan.plan_hash, product=vplan.product.model_dump(mode="json"),
             device=inj.capabilities.as_record(),
             calibration={"profile": inj.profile.name, **asdict(inj.profile)},
-            mode=vplan.mode, operator=self.operator,
+            mode=vplan.mode, operator=operator,
         )
+        store.attributions.responsible(session, operator)
         store.record_action(session, "screening", screening.record_text(),
                             operator=screening.operator)
         for o in vplan.overrides:  # soft-limit breaches the plan justified: on the record
@@ -270,11 +276,17 @@ class TreatmentService:
         engine = RunEngine(inj, vplan, store, session, policy=policy, config=config)
         return Treatment(engine, self.close)
 
-    def clear_device(self, inj: Injector, reason: str) -> ClearResult | None:
+    def clear_device(self, inj: Injector, reason: str, *,
+                     operator: str | None = None) -> ClearResult | None:
         """Clear a latched e-stop or fault, on the record (None: nothing is latched)."""
         if latched_stop(inj) is None:
             return None
-        return clear_device(self.store, inj, reason, self.operator)
+        return clear_device(self.store, inj, reason,
+                            self.operator if operator is None else operator)
+
+    def estop_device(self, inj: Injector, by: Actor, why: str = "emergency stop") -> DeviceEstop:
+        """An e-stop outside a run: the device first, then its record (`treatment_estop`)."""
+        return estop_device(self.store, inj, by, why)
 
     # ----- resume ----------------------------------------------------------------------------
     def prepare_resume(self, session: int) -> Resumable:
@@ -307,23 +319,27 @@ class TreatmentService:
         return Resumable(session, detail, vplan)
 
     def resume(self, target: Resumable, inj: Injector, *, policy: RecoveryPolicy = abort_policy,
-               config: RunConfig | None = None) -> tuple[Treatment, ResumePoint]:
+               config: RunConfig | None = None,
+               by: Actor | None = None) -> tuple[Treatment, ResumePoint]:
         """Settle every open shot by asking the device, then an engine that continues after
         them. A latched e-stop is refused (`refuse_latched`); a fault — a crashed host leaves
-        LINK_LOST — is cleared, on the record (the engine re-homes)."""
+        LINK_LOST — is cleared, on the record (the engine re-homes). `by`: who resumes it,
+        when not the service's operator; they answer for the rest of the session."""
         stop = latched_stop(inj)
         if stop is not None and stop.state is DeviceState.ESTOPPED:
             raise TreatmentError(Failure.DEVICE_STOPPED, f"the device {stop.serial} is "
                                  f"{stop.describe()}", stop=stop)
         store, session = self.store, target.session
+        if by is not None:
+            store.attributions.responsible(session, by.name)
         try:
             planned = {p.point: p.volume_ul for p in target.plan.points}
             state = settle_open_shots(store, session, inj, planned)
         except RecordsError as exc:
             raise TreatmentError(Failure.RECORDS_DAMAGED, str(exc)) from exc
-        store.record_action(session, "resume-after-crash",
-                            f"settled {len(state.settled)} open shot(s): "
-                            + ", ".join(f"{r.index}={r.state}" for r in state.settled))
+        settled = (f"settled {len(state.settled)} open shot(s): "
+                   + ", ".join(f"{r.index}={r.state}" for r in state.settled))
+        store.record_action(session, "resume-after-crash", by.note(settled) if by else settled)
         if stop is not None:
             store.record_action(session, "clear-fault", f"on resume: {stop.describe()}")
             inj.clear_fault()
