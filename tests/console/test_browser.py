@@ -78,7 +78,8 @@ def test_pause_and_resume(screen: Screen) -> None:
     wait(lambda: run_state() in DONE, 40, "the run to end")
     assert run_state() is RunState.COMPLETED
     done = actions(session)
-    assert ("pause", "operator pause") in done and ("resume", "operator resume") in done
+    assert ("pause", "operator pause (web console)") in done
+    assert ("resume", "operator resume (web console)") in done
 
 
 def test_estop_key_during_a_shot_with_a_dialog_open(screen: Screen) -> None:

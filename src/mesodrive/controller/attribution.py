@@ -31,10 +31,12 @@ class Actor:
 
     name: str | None
     via: str = ""  # where the action came from ("web console", "web console, Escape key")
+    automatic: bool = False  # the front end acted on its own (a lost page): no person, no name
 
     def note(self, reason: str) -> str:
         """The reason as recorded: with where it came from and, without a name, saying so."""
-        extra = [x for x in (self.via, UNNAMED if self.name is None else "") if x]
+        unnamed = self.name is None and not self.automatic
+        extra = [x for x in (self.via, UNNAMED if unnamed else "") if x]
         return f"{reason} ({'; '.join(extra)})" if extra else reason
 
 
