@@ -171,8 +171,8 @@ def test_occlusion_alarm_acknowledged_with_a_skip(screen: Screen) -> None:
     wait(lambda: statuses(screen).get(point) in ("skipped", "cut short"), 5,
          "the struck point on the map")
     done = actions(session)
-    assert ("skip", f"point {point}: needle replaced; skin at that point irritated "
-                    f"(web console)") in done
+    said = f"point {point}: needle replaced; skin at that point irritated (web console)"
+    assert ("skip", said) in done
     skip = [a for a in station().service.store.session(session).actions if a.action == "skip"]
     assert [a.operator for a in skip] == ["dr-browser"]
     detail = station().service.store.session(session)
