@@ -157,8 +157,10 @@ class RunEngine:
                 if self._requests.take(R.ESTOP):
                     self._go(S.ESTOPPED)
                     break
-                if self.state is not S.PAUSED and self._requests.take(R.SKIP):
+                if self._skip is not None and self.state is not S.PAUSED \
+                        and self._requests.take(R.SKIP):
                     refuse_skip(self._skip, f"the run is {self.state.value}, not paused")
+                    self._skip = None
                 step = {
                     S.RUNNING: self._step_running,
                     S.PAUSING: self._step_pausing,
@@ -286,6 +288,7 @@ class RunEngine:
         if self._requests.take(R.ABORT):
             self._go(S.STOPPING)
         elif self._requests.take(R.SKIP) and (request := self._skip) is not None:
+            self._skip = None
             skip_point(self.book, self.store, self.session, request)
             self._emit_progress()
         elif self._requests.take(R.RESUME):
