@@ -4,9 +4,10 @@ It imports nothing of `mesodrive` above `mesodrive.protocol`. See ``README.md`` 
 file for the hidden defaults, the fault syntax and how to drive it.
 """
 
-from mesosim.config import LinkFaults, SimConfig
+from mesosim.config import SimConfig
 from mesosim.device_faults import FAULT_KINDS, FaultSchedule, parse_shot_faults
 from mesosim.firmware import BookEntry, DeviceTruth, SimDevice
+from mesosim.link_faults import LinkFaults
 from mesosim.physics import Axis, DeviceClock, LineModel, Move, move_duration
 from mesosim.shots import ExecutedShot, ShotBook, ShotRecord
 

@@ -1,6 +1,7 @@
 """`mesodrive calibrate dose` and `calibrate depth` end to end: `mesodrive sim` serves the
 injector, the balance and the gauge on real ptys (in real time), the CLI calibrates,
-prints each point, writes the certificate and the new profile, and exits by the verdict."""
+prints each point, writes the certificate, stores the new profile in the records database
+when it passed (and only then), and exits by the verdict; `mesodrive run` then applies it."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from mesosim.transports.shotlog import read_shot_log
 
 from mesodrive.calibration.profile_file import load_profile
 from mesodrive.cli import main
+from mesodrive.records import RecordStore
 from tests.calibration.conftest import FakeBalanceDevice
+from tests.controller.conftest import write_plan
 from tests.sim.test_sim_cli import sim_process, stop
 
 LIMITS = Path(__file__).resolve().parents[2] / "calibration" / "limits.toml"
@@ -68,9 +72,11 @@ def test_dose_calibration_writes_certificate_and_profile(
                      "--technician", "QA Bench", "--water-temp", "20.0", "--pressure", "1013.25",
                      "--humidity", "50", "--blank", "0", "--limits", str(quick_limits(tmp_path)),
                      "--u-water-temp", "0.1", "--balance-repeatability", "0.02",
-                     "--out", str(tmp_path), "--time-warp", WARP])
+                     "--out", str(tmp_path), "--time-warp", WARP, "--db", str(tmp_path / "r.db"),
+                     "--profile-out", str(tmp_path / "profile.json")])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
+    assert "as found with the identity (no stored profile)" in out
     certs = sorted(tmp_path.glob("CAL-*.json"))
     assert len(certs) == 1 and certs[0].with_suffix(".html").exists()
     data = json.loads(certs[0].read_text(encoding="utf-8"))
@@ -89,9 +95,19 @@ def test_dose_calibration_writes_certificate_and_profile(
     assert data["uncertainties"] == {"readability_mg": 0.01, "balance_repeatability_mg": 0.02,
                                      "water_temperature_c": 0.1, "air_pressure_hpa": 1.0,
                                      "relative_humidity_pct": 5.0}
+    if not data["passed"]:
+        assert not (tmp_path / "r.db").exists() and "profile NOT stored" in out
+        return
+    with RecordStore(tmp_path / "r.db", readonly=True) as store:
+        stored = store.profiles()
+    assert [(p.id, p.certificate_id, p.technician) for p in stored] == [
+        (1, data["certificate_id"], "QA Bench")]
+    assert stored[0].expires.isoformat() == data["expires"]
+    assert "stored as calibration profile 1 for SIM-0001 (needle standard)" in out
     profile = load_profile(tmp_path / "profile.json")
     assert profile.volume_gain == pytest.approx(1.03, abs=0.01)
     assert profile.depth_scale == 1.0
+    assert stored[0].corrections["volume_gain"] == profile.volume_gain
 
 
 @pytest.mark.slow
@@ -101,14 +117,57 @@ def test_depth_calibration_reports_depths_the_device_cannot_reach(
     with bench("seed=22") as (injector, _, gauge):
         code = main(["calibrate", "depth", "--device", injector, "--gauge", gauge,
                      "--technician", "QA", "--limits", str(quick_limits(tmp_path)),
-                     "--out", str(tmp_path), "--time-warp", WARP])
+                     "--out", str(tmp_path), "--time-warp", WARP, "--db", str(tmp_path / "r.db"),
+                     "--profile-out", str(tmp_path / "profile.json")])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert code == 1, out + err  # the simulator's default errors: 1 and 4 mm out of reach
     assert " as left    1 mm: unreachable: needs a commanded depth of 0.9" in out
     assert " as left  2.5 mm: mean 2.5" in out
     assert ": FAIL ->" in out
-    assert load_profile(tmp_path / "profile.json").depth_scale == pytest.approx(0.955, abs=0.01)
+    # A failed calibration leaves nothing to apply: no stored profile, no profile file.
+    assert "profile NOT stored: the as-left check failed" in out
+    assert not (tmp_path / "profile.json").exists()
+    assert not (tmp_path / "r.db").exists()  # nothing stored, nothing created
+    cert = json.loads(next(tmp_path.glob("CAL-*.json")).read_text(encoding="utf-8"))
+    assert cert["profile_after"]["depth_scale"] == pytest.approx(0.955, abs=0.01)
+
+
+@pytest.mark.slow
+def test_calibrate_then_run_applies_the_stored_profile_to_every_shot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "r.db"
+    limits = tmp_path / "depth-limits.toml"
+    limits.write_text(quick_limits(tmp_path).read_text(encoding="utf-8").replace(
+        "points_mm = [1.0, 2.5, 4.0]", "points_mm = [1.5, 3.0]"), encoding="utf-8")
+    with bench("seed=23") as (injector, _, gauge):
+        code = main(["calibrate", "depth", "--device", injector, "--gauge", gauge,
+                     "--technician", "QA", "--limits", str(limits), "--out", str(tmp_path),
+                     "--time-warp", WARP, "--db", str(db)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "stored as calibration profile 1 for SIM-0001" in out
+    # The built-in simulator is another SIM-0001 with the same hidden errors (0.955 scale,
+    # +0.12 mm): the run applies profile 1 by itself and reaches the planned depth.
+    plan = write_plan(tmp_path)
+    plan.write_text(plan.read_text().replace("depth_mm = 1.0", "depth_mm = 1.5"))
+    assert main(["run", str(plan), "--db", str(db), "--yes"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "calibration profile 1 (SIM-0001-depth-" in out and "depth calibration of" in out
+    with RecordStore(db, readonly=True) as store:
+        stored = store.stored_profile(1)
+        shots = store.session(1).shots
+    commanded = (1.5 - stored.corrections["depth_offset_mm"]) / stored.corrections["depth_scale"]
+    assert len(shots) == 9 and {s.profile_id for s in shots} == {1}
+    assert {s.commanded["depth_um"] for s in shots} == {round(commanded * 1000)}
+    assert round(commanded * 1000) != 1500
+    # What the simulated needle truly reached (its truth log beside the records): the
+    # calibrated depth, within the calibration's ±0.03 mm; uncalibrated it would be 1.55 mm.
+    truth = read_shot_log(tmp_path / "simulator-shots.jsonl")
+    assert len(truth) == 9
+    for entry in truth:
+        assert entry["true_depth_um"] / 1000 == pytest.approx(1.5, abs=0.03)
 
 
 def test_a_missing_environment_value_is_a_usage_error(

@@ -11,7 +11,8 @@ Modules (one concept each):
   (`fit_depth`, `fit_dose`, `profile_from`), `limits` (`load_limits`, `verify_dose`,
   `verify_depth`);
 * records: `certificate` (`build_certificate`, `Certificate`), `certificate_html`
-  (`render_html`), `profile_file` (`load_profile`, `save_profile`);
+  (`render_html`), `profile_file` (`load_profile`, `save_profile`), `profile_records` (the
+  profile in use and the new one, kept in the records database);
 * runs: `device` (the Injector façade as a run sees it), `dose_run` (`GravimetricRun`),
   `depth_run` (`DepthRun`), `procedure` (`calibrate_dose`, `calibrate_depth`), `progress`.
 

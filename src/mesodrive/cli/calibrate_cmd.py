@@ -3,20 +3,26 @@
     mesodrive calibrate balance --balance URL [--baud N] [--timeout S]
     mesodrive calibrate dose  --device URL --balance URL --technician NAME
                               --water-temp C --pressure HPA --humidity PCT [--air-temp C]
-                              [--limits FILE] [--profile FILE] [--out DIR]
+                              [--needle TYPE] [--db FILE] [--limits FILE] [--profile FILE]
+                              [--out DIR] [--profile-out FILE]
     mesodrive calibrate depth --device URL --gauge URL --technician NAME
-                              [--limits FILE] [--profile FILE] [--out DIR]
+                              [--needle TYPE] [--db FILE] [--limits FILE] [--profile FILE]
+                              [--out DIR] [--profile-out FILE]
+    mesodrive calibrate list | show ID | certificate ID -o FILE   (calibrate_profiles)
 
 `balance` checks the bench balance before a calibration: it identifies it (model, serial
 number), zeroes it, reads one stable weight and prints it with its unit and readability —
 or says exactly what is wrong. `dose` and `depth` run a whole calibration: as found with the
-current profile (`--profile`, default none), fit, as left with the new profile, then write
-the certificate (JSON and printable HTML) and the new profile (`profile.json`) to `--out`.
+profile in use (the newest valid one stored for the device and needle type; `--profile FILE`
+for another), fit, as left with the new profile, then write the certificate (JSON and printable
+HTML) to `--out` and, if it passed, store the new profile in the records database (`--db`),
+where every treatment of that device finds it; `--profile-out` also writes it as JSON.
 URLs are anything pyserial opens: `/dev/ttyUSB0`, a pty path, `socket://host:port`.
 
 Exit codes: 0 ok (for dose/depth: every as-left point within its limit) · 1 the job ran but
 did not succeed (a check or a limit failed, a shot failed; the certificate says FAIL) ·
-2 bad usage or input (environment, limits or profile file) · 3 the device or an instrument
+2 bad usage or input (environment, limits or profile file, records path, unknown profile id) ·
+1 also for a damaged records file · 3 the device or an instrument
 cannot be reached (port cannot be opened, no answer, garbage: wrong baud rate).
 No traceback is ever printed; set MESODRIVE_DEBUG=1 to see one for an internal error.
 """
@@ -47,6 +53,18 @@ from mesodrive.calibration.errors import (
     InjectorUnavailable,
     LimitsError,
 )
+from mesodrive.cli.calibrate_profiles import register_actions, store_profile
+from mesodrive.records import (
+    DamagedRecordsError,
+    DbPathError,
+    KeyRequiredError,
+    NoDatabaseError,
+    RecordsError,
+    RecordStore,
+    UnknownProfileError,
+)
+
+DEFAULT_NEEDLE = "standard"  # as `mesodrive run` (controller.treatment_profile.DEFAULT_NEEDLE)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEVICE = 0, 1, 2, 3
 
@@ -118,6 +136,7 @@ def register(sub: Any) -> None:
     depth.add_argument("--gauge-baud", type=_positive_int, default=9600, metavar="N",
                        help="the gauge's baud rate (default 9600)")
     depth.set_defaults(func=_guarded(run_depth))
+    register_actions(actions, _guarded)
 
 
 def _device_options(p: argparse.ArgumentParser) -> None:
@@ -126,10 +145,18 @@ def _device_options(p: argparse.ArgumentParser) -> None:
                    help="who performs the calibration (on the certificate)")
     p.add_argument("--limits", type=Path, default=None, metavar="FILE",
                    help=f"acceptance limits (default: {_DEFAULT_LIMITS})")
+    p.add_argument("--needle", metavar="TYPE", default=DEFAULT_NEEDLE,
+                   help=f"needle/syringe type fitted (default: {DEFAULT_NEEDLE}); the profile "
+                        f"is for this type")
+    p.add_argument("--db", type=Path, default=None, metavar="FILE",
+                   help="records database where profiles are kept (default: "
+                        f"{RecordStore.default_path()})")
     p.add_argument("--profile", type=Path, default=None, metavar="FILE",
-                   help="the profile in use now (default: none, the identity)")
+                   help="start from this profile file instead of the stored one in use")
     p.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
-                   help="where the certificate and the new profile go (default: here)")
+                   help="where the certificate goes, JSON and HTML (default: here)")
+    p.add_argument("--profile-out", type=Path, default=None, metavar="FILE",
+                   help="also write the new profile as JSON (only if it passed)")
     p.add_argument("--time-warp", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
 
 
@@ -186,6 +213,13 @@ def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             if isinstance(exc, _UNREACHABLE):
                 return EXIT_DEVICE
             return EXIT_USAGE if isinstance(exc, _BAD_INPUT) else EXIT_FAILED
+        except RecordsError as exc:
+            print(f"error: records: {exc}", file=sys.stderr)
+            usage = (NoDatabaseError, DbPathError, KeyRequiredError, UnknownProfileError)
+            if isinstance(exc, DamagedRecordsError) or not isinstance(exc, usage):
+                print("hint: `mesodrive records verify` checks the whole file", file=sys.stderr)
+                return EXIT_FAILED
+            return EXIT_USAGE
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: say so plainly, no traceback
@@ -231,19 +265,41 @@ def check_balance(args: argparse.Namespace) -> int:
 
 
 # ----- dose and depth ------------------------------------------------------------------------
-def _setup(args: argparse.Namespace) -> tuple[Any, str, Any, Any]:
-    """Limits, their source, the profile in use, and the timebase (time-warped for tests)."""
+def _setup(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """Limits, their source, and the timebase (time-warped for tests); checks --out and the
+    records path before any instrument or device is touched."""
     from mesodrive.calibration.limits import load_limits
-    from mesodrive.calibration.profile_file import load_profile
-    from mesodrive.driver.calibration_profile import IDENTITY
     from mesodrive.driver.timebase import Timebase
+    from mesodrive.records import db_path_problem
 
     limits_path = args.limits or _DEFAULT_LIMITS
     limits = load_limits(limits_path)
-    profile = load_profile(args.profile) if args.profile else IDENTITY
     if not args.out.is_dir():
         raise CalibrationInputError(f"--out {args.out}: not a directory")
-    return limits, str(limits_path), profile, Timebase(args.time_warp)
+    if (problem := db_path_problem(args.db, create=True)) is not None:
+        raise CalibrationInputError(f"--db: {problem}")
+    return limits, str(limits_path), Timebase(args.time_warp)
+
+
+def _profile_before(args: argparse.Namespace, connect: Any) -> tuple[Any, Any]:
+    """The profile in use (what "as found" measures and the new profile builds on) and, when it
+    is a stored one, its record: --profile FILE, else the newest valid one stored for the
+    device (whose serial a short first connection reads) and needle type, else the identity."""
+    from mesodrive.calibration.profile_file import load_profile
+    from mesodrive.calibration.profile_records import profile_in_use
+    from mesodrive.driver.calibration_profile import IDENTITY
+
+    if args.profile:
+        return load_profile(args.profile), None
+    injector = connect(IDENTITY)
+    try:
+        serial = str(injector.capabilities.serial)
+    finally:
+        injector.close()
+    profile, stored = profile_in_use(args.db, serial, args.needle)
+    print(f"as found with {'the identity (no stored profile)' if stored is None else ''}"
+          f"{'' if stored is None else f'calibration profile {stored.id} ({stored.name})'}")
+    return profile, stored
 
 
 def _print_progress(progress: Any) -> None:
@@ -257,7 +313,7 @@ def _connector(args: argparse.Namespace, timebase: Any) -> Any:
     return connect_injector(args.device, **options)
 
 
-def _write_outputs(args: argparse.Namespace, outcome: Any) -> int:
+def _write_outputs(args: argparse.Namespace, outcome: Any, calibration: str, base: Any) -> int:
     from mesodrive.calibration.certificate_html import render_html
     from mesodrive.calibration.profile_file import save_profile
 
@@ -265,13 +321,16 @@ def _write_outputs(args: argparse.Namespace, outcome: Any) -> int:
     stem = args.out / cert.certificate_id
     stem.with_suffix(".json").write_text(cert.to_json() + "\n", encoding="utf-8")
     stem.with_suffix(".html").write_text(render_html(cert), encoding="utf-8")
-    save_profile(outcome.profile, args.out / "profile.json")
     p = outcome.profile
     print(f"new profile {p.name}: depth scale {p.depth_scale:.5f}, depth offset "
           f"{p.depth_offset_mm:+.4f} mm, volume gain {p.volume_gain:.5f}, volume offset "
-          f"{p.volume_offset_ul:+.4f} µL -> {args.out / 'profile.json'}")
+          f"{p.volume_offset_ul:+.4f} µL")
     print(f"certificate {cert.certificate_id}: {'PASS' if cert.passed else 'FAIL'} "
           f"-> {stem}.html, {stem}.json")
+    store_profile(args, outcome, calibration, base)
+    if cert.passed and args.profile_out is not None:
+        save_profile(p, args.profile_out)
+        print(f"profile also written to {args.profile_out}")
     return EXIT_OK if cert.passed else EXIT_FAILED
 
 
@@ -282,10 +341,12 @@ def run_dose(args: argparse.Namespace) -> int:
     environment = Environment.from_mapping({
         "water_temperature_c": args.water_temp, "air_pressure_hpa": args.pressure,
         "relative_humidity_pct": args.humidity, "air_temperature_c": args.air_temp})
-    limits, source, profile, tb = _setup(args)
-    with _open_balance(args) as balance:
+    limits, source, tb = _setup(args)
+    connect = _connector(args, tb)
+    with _open_balance(args) as balance:  # the instrument first, as before profiles were kept
+        profile, base = _profile_before(args, connect)
         outcome = calibrate_dose(
-            _connector(args, tb), balance, environment=environment, limits=limits,
+            connect, balance, environment=environment, limits=limits,
             limits_source=source, technician=args.technician, profile_before=profile,
             blank_s=args.blank, balance_repeatability_mg=args.balance_repeatability,
             u_water_temperature_c=args.u_water_temp, u_air_pressure_hpa=args.u_pressure,
@@ -298,17 +359,19 @@ def run_dose(args: argparse.Namespace) -> int:
                   f"{r.systematic_error_pct:+.3f} % (±{r.verdict.max_systematic_error_pct:g}), "
                   f"CV {r.cv_pct:.3f} % (≤{r.verdict.max_cv_pct:g}), U {r.uncertainty.expanded_ul:.4f}"
                   f" µL  {'PASS' if r.verdict.passed else 'FAIL'}")
-    return _write_outputs(args, outcome)
+    return _write_outputs(args, outcome, "dose", base)
 
 
 def run_depth(args: argparse.Namespace) -> int:
     from mesodrive.calibration.gauge import DepthGaugeClient
     from mesodrive.calibration.procedure import calibrate_depth
 
-    limits, source, profile, tb = _setup(args)
+    limits, source, tb = _setup(args)
+    connect = _connector(args, tb)
     with DepthGaugeClient.open(args.gauge, baudrate=args.gauge_baud) as gauge:
+        profile, base = _profile_before(args, connect)
         outcome = calibrate_depth(
-            _connector(args, tb), gauge, limits=limits, limits_source=source,
+            connect, gauge, limits=limits, limits_source=source,
             technician=args.technician, profile_before=profile, progress=_print_progress,
             clock=tb.now, sleep=tb.sleep)
     for title, records in (("as found", outcome.certificate.depth_before),
@@ -318,4 +381,4 @@ def run_depth(args: argparse.Namespace) -> int:
                 f"mean {r.mean_mm:.4f} mm, error {r.error_mm:+.4f} mm (±{r.verdict.tolerance_mm:g})")
             print(f"{title:>8} {r.requested_mm:4g} mm: {shown}  "
                   f"{'PASS' if r.verdict.passed else 'FAIL'}")
-    return _write_outputs(args, outcome)
+    return _write_outputs(args, outcome, "depth", base)

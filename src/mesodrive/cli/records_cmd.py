@@ -40,6 +40,7 @@ from typing import Any
 from rich.console import Console
 
 from mesodrive.cli import pictures
+from mesodrive.cli.calibrate_profiles import session_calibration
 from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.cli.session_plan import RecordedPlan, recorded_plan
 from mesodrive.cli.tables import Column, cell, print_table
@@ -299,6 +300,7 @@ def _print_detail(console: Console, d: SessionDetail) -> None:
         ("patient", s.patient_ref or "-"), ("product", s.product_id or "-"),
         ("mode", s.mode), ("operator", d.operator or "-"), ("plan hash", s.plan_hash),
         ("device", ", ".join(f"{k}={v}" for k, v in d.device.items()) or "-"),
+        ("profile", session_calibration(d.calibration, [r.profile_id for r in d.shots])),
         ("points", f"{s.points_done}/{planned} given: "
                    + (" · ".join(f"{n} {word}" for word, n in counts.items()) or "none")),
         ("volume", f"{s.volume_delivered_ul:.2f} µL delivered"),

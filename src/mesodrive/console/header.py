@@ -1,5 +1,6 @@
 """The header that cannot be missed: SIMULATOR or the device's serial, the connection, the
-engine's state, a latched e-stop, and the E-STOP button."""
+calibration profile a treatment applies (and its expiry, or that it expired or is missing),
+the engine's state, a latched e-stop, and the E-STOP button."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ STATE_COLOURS = {"running": "bg-green-8", "paused": "bg-amber-8", "pausing": "bg
                  "awaiting-recovery": "bg-red-9", "e-stopped": "bg-red-10",
                  "completed": "bg-blue-grey-7", "aborted": "bg-blue-grey-8",
                  "failed": "bg-red-9"}
+# The calibration profile's level (ProfileChoice.header) as a colour: an alarm is a real
+# device that will not treat (no valid profile), a warning an uncalibrated simulator.
+PROFILE_COLOURS = {"ok": "bg-blue-grey-7 text-white", "warning": "bg-amber-6 text-black",
+                   "alarm": "bg-red-9 text-white"}
 
 
 class Header:
@@ -24,6 +29,8 @@ class Header:
                 ui.label("mesodrive").classes("text-h5 text-white")
                 self.device = ui.label("").classes("text-h6 q-px-sm rounded").mark("device")
                 self.link = ui.label("").classes("text-subtitle1 text-white").mark("link")
+                self.profile = ui.label("").classes("text-subtitle1 q-px-sm rounded") \
+                    .mark("profile")
                 self.run = ui.label("").classes("text-h6 q-px-md rounded text-white") \
                     .mark("run-state")
                 self.latch = ui.label("").classes("text-h6 q-px-md rounded bg-red-10 "
@@ -64,6 +71,7 @@ class Header:
             dev = s.device_state()
             self.link.set_text(("LINK LOST" if not s.link_ok() else "connected")
                                + (f" · device {dev.name.lower()}" if dev is not None else ""))
+        self._refresh_profile()
         t = s.treatment
         state = t.state.value if t is not None else "no run"
         self.run.set_text(f"run: {state}" + (f" · session {t.session}" if t else ""))
@@ -76,3 +84,14 @@ class Header:
         self.latch.set_visibility(latched)
         self.clear.set_visibility(latched and not s.live)
         self.connect.set_visibility(s.inj is None and not s.connecting)
+
+    def _refresh_profile(self) -> None:
+        s = station()
+        choice = s.service.profile_status(s.inj) if s.inj is not None else None
+        self.profile.set_visibility(choice is not None)
+        if choice is None:
+            return
+        text, level = choice.header()
+        self.profile.set_text(f"calibration: {text}")
+        self.profile.classes(replace="text-subtitle1 q-px-sm rounded "
+                             + PROFILE_COLOURS.get(level, "bg-grey-8 text-white"))

@@ -69,7 +69,7 @@ def _settle(store: RecordStore, session_id: int, inj: Injector, row: ShotRow) ->
                     "flags": outcome.flags}
     new = ShotRow(index=row.index, point=row.point, state=state.value, reason=f"resume: {reason}",
                   requested=row.requested, commanded=row.commanded, measured=measured,
-                  boot_nonce=row.boot_nonce)
+                  boot_nonce=row.boot_nonce, profile_id=row.profile_id)
     store.record_shot(session_id, new, sync=True)
     return new
 

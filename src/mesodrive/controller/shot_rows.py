@@ -28,4 +28,5 @@ def shot_row(shot: Shot, point: int) -> ShotRow:
         commanded=dict(cmd.wire),  # exactly what went on the wire
         measured=measured,
         boot_nonce=shot.boot_nonce,
+        profile_id=cmd.profile_id,
     )

@@ -11,13 +11,18 @@ exit code or a page):
 3. `connect_device(url)`, then `latched_stop(inj)`: a latched e-stop or fault is refused before
    the screening and before a records session exists (`clear_device` clears it, on the record);
 4. `validate_for_device(plan, inj)`: the device's capabilities ("not allowed on this device");
-5. the front end asks the contraindication screening and passes a `Screening`;
-6. `start(...)` creates the records session (plan snapshot, device, calibration), records the
-   screening and every soft-limit override as operator actions, and returns a `Treatment`
-   (the run engine, with the front end's recovery policy).
+5. `choose_profile(inj)`: the newest valid calibration profile stored for this device
+   (`treatment_profile`); a real device without one is refused (NO_PROFILE) unless a
+   technician's override reason is given; the front end shows what will be applied;
+6. the front end asks the contraindication screening and passes a `Screening`;
+7. `start(...)` installs the profile in the driver, creates the records session (plan
+   snapshot, device, calibration), records the screening, the profile and every soft-limit
+   override as operator actions, and returns a `Treatment` (the run engine, with the front
+   end's recovery policy). Without a choice from step 5 it makes the default one itself.
 
 `prepare_resume(session)` + `resume(...)` continue a session a crashed host left open:
-`controller.resume.settle_open_shots` settles every open shot by asking the device first.
+`controller.resume.settle_open_shots` settles every open shot by asking the device first; the
+profile is chosen again (the newest valid one now) and recorded.
 
 Operator actions carry the operator's name: the service's store stamps it on every action,
 also on those the engine records (pause, resume, abort, e-stop, recovery answers).
@@ -25,6 +30,7 @@ also on those the engine records (pause, resume, abort, e-stop, recovery answers
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import sqlite3
 from dataclasses import asdict, dataclass
@@ -43,6 +49,14 @@ from mesodrive.controller.treatment_device import (
     latched_stop,
 )
 from mesodrive.controller.treatment_estop import DeviceEstop, estop_device
+from mesodrive.controller.treatment_profile import (
+    DEFAULT_NEEDLE,
+    ProfileChoice,
+    find_profile,
+    record_choice,
+    today,
+    unreachable,
+)
 from mesodrive.controller.treatment_records import SCREENING, OperatorRecords, Screening
 from mesodrive.controller.treatment_run import Treatment
 from mesodrive.driver.errors import DeviceTimeout, DriverError, TransportError
@@ -71,11 +85,13 @@ from mesodrive.records import (
 
 __all__ = [
     "ANY_DEVICE",
+    "DEFAULT_NEEDLE",
     "SCREENING",
     "ClearResult",
     "DeviceStop",
     "Failure",
     "PlanFile",
+    "ProfileChoice",
     "Resumable",
     "Screening",
     "SessionEnded",
@@ -106,6 +122,7 @@ class Failure(enum.Enum):
     NOT_RESUMABLE = "not-resumable"  # the recorded plan cannot be restored, or no treatment
     DEVICE = "device"  # cannot connect, or the device failed before anything started
     DEVICE_STOPPED = "device-stopped"  # a latched e-stop or fault: clear it first
+    NO_PROFILE = "no-profile"  # a real device without a valid calibration profile
 
 
 class TreatmentError(Exception):
@@ -184,6 +201,7 @@ class TreatmentService:
         self.db = db
         self.operator = operator
         self._store: OperatorRecords | None = None
+        self._profile_status: tuple[tuple[str, int, dt.date], ProfileChoice] | None = None
 
     def __enter__(self) -> Self:
         return self
@@ -249,21 +267,57 @@ class TreatmentService:
             raise TreatmentError(Failure.NOT_ALLOWED_ON_DEVICE, f"plan {plan.path} is not "
                                  f"allowed on this device", issues=exc) from exc
 
+    def choose_profile(self, inj: Injector, *, needle: str = DEFAULT_NEEDLE,
+                       override: str | None = None) -> ProfileChoice:
+        """The calibration profile a treatment on `inj` will apply (looks only: nothing is
+        installed or recorded). TreatmentError(NO_PROFILE) for a real device with no valid
+        profile and no `override` reason; RECORDS_DAMAGED if a profile row is unreadable."""
+        caps = inj.capabilities
+        try:
+            found = find_profile(self.db, caps.serial, needle)
+            choice = ProfileChoice.of(caps, found, needle, override, self.db)
+        except (RecordsError, sqlite3.DatabaseError) as exc:
+            raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+        self._profile_status = ((caps.serial, caps.boot_nonce, today()), choice)
+        if choice.refused:
+            raise TreatmentError(Failure.NO_PROFILE, choice.problem())
+        return choice
+
+    def profile_status(self, inj: Injector) -> ProfileChoice | None:
+        """What `choose_profile` says for this device now (cached per device, boot and day),
+        for a status line; None if it cannot be told. Never raises."""
+        try:
+            caps = inj.capabilities
+            key = (caps.serial, caps.boot_nonce, today())
+            if self._profile_status is None or self._profile_status[0] != key:
+                found = find_profile(self.db, caps.serial, DEFAULT_NEEDLE)
+                self._profile_status = (key, ProfileChoice.of(caps, found, DEFAULT_NEEDLE,
+                                                              None, self.db))
+            return self._profile_status[1]
+        except Exception:  # noqa: BLE001 - a status line must never fail
+            return None
+
     def start(self, vplan: ValidatedPlan, inj: Injector, screening: Screening, *,
               policy: RecoveryPolicy = abort_policy, source: str = "",
-              config: RunConfig | None = None, operator: str | None = None) -> Treatment:
+              config: RunConfig | None = None, profile: ProfileChoice | None = None,
+              operator: str | None = None) -> Treatment:
         """The records session (plan snapshot, device, calibration, screening, overrides) and
-        the engine, not yet running (`Treatment.run` or `Treatment.start`). `operator`: who
-        starts it, when not the service's operator (a console page's); they answer for the
-        session's actions nobody else claims."""
+        the engine, not yet running (`Treatment.run` or `Treatment.start`). `profile`: from
+        `choose_profile` (None: chosen now, with the default needle and no override).
+        `operator`: who starts it, when not the service's operator (a console page's); they
+        answer for the session's actions nobody else claims."""
+        choice = profile if profile is not None else self.choose_profile(inj)
+        if problems := unreachable(vplan.points, choice.profile, inj.capabilities):
+            raise TreatmentError(Failure.NOT_ALLOWED_ON_DEVICE, "with its calibration, the "
+                                 "plan is not allowed on this device:\n" + "\n".join(problems))
+        inj.profile = choice.profile  # the driver's calibration hook: every shot from now on
         store = self.store
         operator = self.operator if operator is None else operator
         session = store.start_session(
             plan_snapshot={"plan": vplan.snapshot(), "points": [asdict(p) for p in vplan.points],
                            "source": source},
             plan_hash=vplan.plan_hash, product=vplan.product.model_dump(mode="json"),
-            device=inj.capabilities.as_record(),
-            calibration={"profile": inj.profile.name, **asdict(inj.profile)},
+            device=inj.capabilities.as_record(), calibration=choice.record(),
             mode=vplan.mode, operator=operator,
         )
         store.attributions.responsible(session, operator)
@@ -273,6 +327,8 @@ class TreatmentService:
             where = f"point {o.point}" if o.point is not None else "plan"
             store.record_action(session, "override", f"{o.field} = {o.value} ({where}) beyond "
                                 f"{o.limit}: {o.reason}")
+        if choice.override:  # the technician's decision to treat uncalibrated
+            record_choice(store, session, choice)
         engine = RunEngine(inj, vplan, store, session, policy=policy, config=config)
         return Treatment(engine, self.close)
 
@@ -320,15 +376,22 @@ class TreatmentService:
 
     def resume(self, target: Resumable, inj: Injector, *, policy: RecoveryPolicy = abort_policy,
                config: RunConfig | None = None,
+               profile: ProfileChoice | None = None,
                by: Actor | None = None) -> tuple[Treatment, ResumePoint]:
         """Settle every open shot by asking the device, then an engine that continues after
         them. A latched e-stop is refused (`refuse_latched`); a fault — a crashed host leaves
-        LINK_LOST — is cleared, on the record (the engine re-homes). `by`: who resumes it,
-        when not the service's operator; they answer for the rest of the session."""
+        LINK_LOST — is cleared, on the record (the engine re-homes). `profile` as for `start`.
+        `by`: who resumes it, when not the service's operator; they answer for the rest of the
+        session."""
         stop = latched_stop(inj)
         if stop is not None and stop.state is DeviceState.ESTOPPED:
             raise TreatmentError(Failure.DEVICE_STOPPED, f"the device {stop.serial} is "
                                  f"{stop.describe()}", stop=stop)
+        choice = profile if profile is not None else self.choose_profile(inj)
+        if problems := unreachable(target.plan.points, choice.profile, inj.capabilities):
+            raise TreatmentError(Failure.NOT_RESUMABLE, "with its calibration now, the plan is "
+                                 "not allowed on this device:\n" + "\n".join(problems))
+        inj.profile = choice.profile
         store, session = self.store, target.session
         if by is not None:
             store.attributions.responsible(session, by.name)
@@ -340,6 +403,7 @@ class TreatmentService:
         settled = (f"settled {len(state.settled)} open shot(s): "
                    + ", ".join(f"{r.index}={r.state}" for r in state.settled))
         store.record_action(session, "resume-after-crash", by.note(settled) if by else settled)
+        record_choice(store, session, choice)
         if stop is not None:
             store.record_action(session, "clear-fault", f"on resume: {stop.describe()}")
             inj.clear_fault()
@@ -349,3 +413,4 @@ class TreatmentService:
                            uncertain=state.uncertain, partial=state.partial,
                            skipped=state.skipped)
         return Treatment(engine, self.close), state
+

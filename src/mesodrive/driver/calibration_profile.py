@@ -4,6 +4,10 @@ The device has systematic errors: true depth = scale · commanded + offset, true
 gain · commanded + offset. A calibration measures them; to get what the practitioner asked
 for, the driver commands the inverse. The identity profile (no correction) is the default
 until a technician has calibrated the device.
+
+`profile_id` names a profile stored in the records (its journal row id; None: not stored, e.g.
+the identity or a profile file): the driver carries it onto every shot it commands (`Commanded`),
+so each shot's record says which calibration it was given with.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ class CalibrationProfile:
     depth_offset_mm: float = 0.0
     volume_gain: float = 1.0
     volume_offset_ul: float = 0.0
+    profile_id: int | None = None
 
     def __post_init__(self) -> None:
         # A profile that would invert a near-zero slope is broken calibration, never usable.

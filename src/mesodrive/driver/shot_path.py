@@ -52,7 +52,7 @@ class ShotPath:
         return Commanded(depth_mm=p.commanded_depth_mm(req.depth_mm),
                          volume_ul=p.commanded_volume_ul(req.volume_ul), flow_ul_s=req.flow_ul_s,
                          speed_mm_s=req.speed_mm_s, dwell_s=req.dwell_s, fire_at=req.fire_at,
-                         profile=p.name)
+                         profile=p.name, profile_id=p.profile_id)
 
     def _check_capabilities(self, req: ShotRequest, msg: QueueShot) -> None:
         ident = self.device.identity

@@ -59,6 +59,7 @@ class Commanded:
     fire_at: float | None
     profile: str
     wire: dict[str, float | int | str | None] = field(default_factory=dict, compare=False)
+    profile_id: int | None = None  # the stored profile applied (CalibrationProfile.profile_id)
 
 
 @dataclass(frozen=True)

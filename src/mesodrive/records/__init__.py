@@ -5,7 +5,8 @@ change of every shot, alarms and operator actions. `RecordStore.verify` names th
 missing or damaged row, and checks heads kept outside the database (`anchor`: truncation,
 rollback); an optional key makes the chain an HMAC chain (`keys`). Writes go through one writer
 thread (`sync=True` waits until the row is on disk: a shot is persisted before it is sent);
-reads derive everything from the journal. Front ends call `check_db_path`/`db_path_problem`
+reads derive everything from the journal. Calibration profiles are journal rows too (`profiles`):
+a treatment applies the newest valid one and every shot row names it. Front ends call `check_db_path`/`db_path_problem`
 before they connect to a device, and show `point_outcomes` to people.
 
 This layer imports nothing else of mesodrive: the controller maps driver shots to `ShotRow`.
@@ -36,6 +37,13 @@ from mesodrive.records.models import (
 from mesodrive.records.outcomes import PointOutcome, point_outcomes
 from mesodrive.records.paths import check_db_path
 from mesodrive.records.preflight import db_path_problem
+from mesodrive.records.profiles import (
+    NewProfile,
+    ProfileLookup,
+    StoredProfile,
+    UnknownProfileError,
+    select_profile,
+)
 from mesodrive.records.store import RecordStore
 from mesodrive.records.writer import WriterStats
 
@@ -51,14 +59,18 @@ __all__ = [
     "Head",
     "JournalEntry",
     "KeyRequiredError",
+    "NewProfile",
     "NoDatabaseError",
     "PointOutcome",
+    "ProfileLookup",
     "RecordStore",
     "RecordsError",
     "SessionDetail",
     "SessionSummary",
     "ShotRow",
     "StoreClosedError",
+    "StoredProfile",
+    "UnknownProfileError",
     "UnknownSessionError",
     "VerifyResult",
     "WriterFailedError",
@@ -70,4 +82,5 @@ __all__ = [
     "load_key",
     "parse_head",
     "point_outcomes",
+    "select_profile",
 ]

@@ -10,8 +10,9 @@ that needs the head kept elsewhere (the `.heads` file, exports, `records verify`
 `anchor`) or a keyed chain (`hash = HMAC-SHA256(key, same material)`, see `keys`).
 
 The walk also checks what the hash cannot: every body is JSON, every kind is known, session ids
-start unique and increasing, and every row belongs to a session started before it. Session ids
-are derived from these rows (max + 1), so a reset counter cannot make a session id come twice.
+start unique and increasing, and every row belongs to a session started before it (but a
+calibration profile, which belongs to none: session 0). Session ids are derived from these
+rows (max + 1), so a reset counter cannot make a session id come twice.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from mesodrive.records.models import KIND_SESSION_START, KINDS, VerifyResult
+from mesodrive.records.models import (
+    KIND_PROFILE,
+    KIND_SESSION_START,
+    KINDS,
+    PROFILE_SESSION,
+    VerifyResult,
+)
 
 # Row 1 chains from this fixed value (sha256 of a constant string, so it is checkable by hand).
 GENESIS = hashlib.sha256(b"mesodrive records genesis v1").hexdigest()
@@ -147,6 +154,12 @@ def _row_problem(row_id: int, session: Any, kind: Any, body: Any, last_session: 
         parsed = None
     if not isinstance(parsed, dict):
         return f"row {row_id} damaged: its body is not a JSON object"
+    if kind == KIND_PROFILE:  # a calibration profile belongs to no treatment session
+        if session != PROFILE_SESSION or isinstance(session, bool):
+            return (f"row {row_id} damaged: a calibration profile row with session "
+                    f"{session!r} (profiles are kept outside sessions, as session "
+                    f"{PROFILE_SESSION})")
+        return ""
     if not isinstance(session, int) or isinstance(session, bool) or session < 1:
         return f"row {row_id} damaged: session {session!r} is not a session id"
     if kind == KIND_SESSION_START:

@@ -30,7 +30,7 @@ EXPORT_FORMAT = "mesodrive-records-export"
 EXPORT_VERSION = 1
 
 _BASE_COLUMNS = ["session", "index", "point", "x_mm", "y_mm", "zone", "state", "reason",
-                 "boot_nonce", "recorded_at"]
+                 "boot_nonce", "recorded_at", "profile_id"]  # profile_id: calibration used
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def write_csv(detail: SessionDetail, out: TextIO, check: VerifyResult,
     for row in detail.shots:
         line: list[str] = [str(detail.summary.id), str(row.index), str(row.point),
                            *_place_cells(places, row.point), row.state, row.reason,
-                           str(row.boot_nonce), detail.shot_times.get(row.index, "")]
+                           str(row.boot_nonce), detail.shot_times.get(row.index, ""),
+                           _cell(row.profile_id)]
         for g, keys in groups.items():
             values = getattr(row, g) or {}
             line += [_cell(values.get(k)) for k in keys]
@@ -130,6 +131,7 @@ def read_csv(src: TextIO) -> list[ShotRow]:
             reason=rec["reason"], requested=groups["requested"], commanded=groups["commanded"],
             measured=groups["measured"] if present["measured"] else None,
             boot_nonce=int(rec["boot_nonce"]),
+            profile_id=int(rec["profile_id"]) if rec.get("profile_id") else None,
         ))
     return rows
 

@@ -23,7 +23,12 @@ KIND_SESSION_END = "session_end"
 KIND_SHOT = "shot"
 KIND_ALARM = "alarm"
 KIND_ACTION = "action"
-KINDS = frozenset({KIND_SESSION_START, KIND_SESSION_END, KIND_SHOT, KIND_ALARM, KIND_ACTION})
+# A calibration profile (records/profiles.py): chained like every row, but in no treatment
+# session (its session column is PROFILE_SESSION, which no session_start ever takes).
+KIND_PROFILE = "calibration_profile"
+PROFILE_SESSION = 0
+KINDS = frozenset({KIND_SESSION_START, KIND_SESSION_END, KIND_SHOT, KIND_ALARM, KIND_ACTION,
+                   KIND_PROFILE})
 
 
 class RecordsError(Exception):
@@ -87,6 +92,9 @@ class ShotRow:
     # reached_depth_mm, delivered_ul, start_tick, end_tick, peak_pressure_kpa, flags
     measured: dict[str, float | int] | None
     boot_nonce: int
+    # The stored calibration profile the driver applied to this shot (its journal row id);
+    # None: none (the identity), and in rows written before profiles were stored.
+    profile_id: int | None = None
 
     def __post_init__(self) -> None:
         # Caught in the caller's thread, not later in the writer where nobody could react.
@@ -103,6 +111,7 @@ class ShotRow:
             "commanded": dict(self.commanded),
             "measured": None if self.measured is None else dict(self.measured),
             "boot_nonce": self.boot_nonce,
+            "profile_id": self.profile_id,
         }
 
     @classmethod
@@ -116,6 +125,7 @@ class ShotRow:
             commanded=dict(body.get("commanded") or {}),
             measured=None if body.get("measured") is None else dict(body["measured"]),
             boot_nonce=int(body.get("boot_nonce", 0)),
+            profile_id=None if body.get("profile_id") is None else int(body["profile_id"]),
         )
 
     @property

@@ -45,6 +45,7 @@ from mesodrive.records.models import (
 )
 from mesodrive.records.outcomes import counts_delivered
 from mesodrive.records.paths import check_db_path, default_db_path
+from mesodrive.records.profiles import ProfileRecords
 from mesodrive.records.summary import parse_body, summarize
 from mesodrive.records.verify import verify_database
 from mesodrive.records.writer import JournalWriter, WriterStats
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 MAX_SESSION_ID = 2**63 - 1  # SQLite's INTEGER range: a larger number cannot be a session
 
 
-class RecordStore:
+class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.py)
     def __init__(self, path: Path | str | None = None, *, max_delay_s: float = 0.05,
                  readonly: bool = False, key: bytes | None | Literal["env"] = "env") -> None:
         """`key`: the HMAC key of a keyed chain; "env" (default) reads the file named by

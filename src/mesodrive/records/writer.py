@@ -37,11 +37,12 @@ SYNC_TIMEOUT_S = BUSY_TIMEOUT_MS / 1000 + 20.0  # a sync write that takes this l
 class _Waiter:
     """Completion of one sync write: set after its transaction committed (or failed)."""
 
-    __slots__ = ("error", "event", "session")
+    __slots__ = ("error", "event", "row_id", "session")
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.session: int | None = None
+        self.row_id: int | None = None
         self.error: BaseException | None = None
 
 
@@ -106,6 +107,18 @@ class JournalWriter:
     def append(self, session: int | None, kind: str, body: str, *, sync: bool) -> int | None:
         """Queue one row; with sync, wait until it is committed. Returns the row's session
         (the new session id for a session start) when sync, else None."""
+        waiter = self._enqueue(session, kind, body, sync=sync)
+        return None if waiter is None else waiter.session
+
+    def append_row(self, session: int, kind: str, body: str) -> int:
+        """Append one row and wait until it is committed (its own transaction, or part of a
+        batch: all or nothing either way). Returns its journal id, the row's name for good."""
+        waiter = self._enqueue(session, kind, body, sync=True)
+        assert waiter is not None and waiter.row_id is not None
+        return waiter.row_id
+
+    def _enqueue(self, session: int | None, kind: str, body: str, *,
+                 sync: bool) -> _Waiter | None:
         waiter = _Waiter() if sync else None
         with self._lock:
             if self._closed:
@@ -121,7 +134,7 @@ class JournalWriter:
             raise WriterFailedError(f"a records write was not durable within {SYNC_TIMEOUT_S} s")
         if waiter.error is not None:
             raise WriterFailedError(f"records write failed: {waiter.error}") from waiter.error
-        return waiter.session
+        return waiter
 
     def flush(self, timeout: float = 5.0) -> None:
         """Return once everything queued before this call is committed."""
@@ -178,10 +191,10 @@ class JournalWriter:
 
     def _write(self, batch: list[_Item]) -> None:
         error = self._error
-        sessions: list[int | None] = [None] * len(batch)
+        written: list[tuple[int | None, int | None]] = [(None, None)] * len(batch)
         if error is None:
             try:
-                sessions = list(self._commit(batch))
+                written = list(self._commit(batch))
             except BaseException as exc:  # noqa: BLE001 - reported to every caller instead
                 error = self._error = exc
         now = time.perf_counter()
@@ -195,15 +208,17 @@ class JournalWriter:
                     self.stats.late_rows += 1
             for listener in self.commit_listeners:
                 listener(batch[-1].seq, now)
-        for item, session in zip(batch, sessions, strict=True):
+        for item, (session, row_id) in zip(batch, written, strict=True):
             if item.waiter is not None:
-                item.waiter.session, item.waiter.error = session, error
+                item.waiter.session, item.waiter.row_id = session, row_id
+                item.waiter.error = error
                 item.waiter.event.set()
         with self._cond:
             self._committed_seq = batch[-1].seq
             self._cond.notify_all()
 
-    def _commit(self, batch: list[_Item]) -> list[int]:
+    def _commit(self, batch: list[_Item]) -> list[tuple[int | None, int | None]]:
+        """Insert the batch in one transaction; (session, journal id) of each row."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")  # takes the write lock now: the head cannot move under us
         try:
@@ -214,7 +229,8 @@ class JournalWriter:
                 raise WriterFailedError("the chain head record is missing (database altered)")
             last_id, last_hash, _counter = head
             last_session = next_session(conn) - 1
-            rows, sessions = [], []
+            rows: list[tuple[int, str, int, str, str, str, str]] = []
+            written: list[tuple[int | None, int | None]] = []
             for item in batch:
                 session, body = item.session, item.body
                 if session is None:
@@ -225,7 +241,7 @@ class JournalWriter:
                 digest = row_hash(last_hash, last_id, item.ts, session, item.kind, body,
                                   self._key)
                 rows.append((last_id, item.ts, session, item.kind, body, last_hash, digest))
-                sessions.append(session)
+                written.append((session, last_id))
                 last_hash = digest
             conn.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             conn.execute(
@@ -237,7 +253,7 @@ class JournalWriter:
                 conn.execute("ROLLBACK")
             raise
         self.last_head = (last_id, last_hash)
-        return sessions
+        return written
 
 
 def _with_device_session(body: str, session: int) -> str:
