@@ -41,10 +41,12 @@ def dom(screen: Screen, marker: str, index: int = 0) -> WebElement:
     return screen.find_element(marked(marker)[index])
 
 
-def open_console(screen: Screen) -> None:
+def open_console(screen: Screen, operator: str | None = "dr-browser") -> None:
     screen.open(HOME)
     wait(lambda: station().inj is not None, 15, "the simulator to connect")
     screen.should_contain("connected")
+    if operator:
+        field(screen, "operator").send_keys(operator)
 
 
 def start(screen: Screen, plan: str) -> int:

@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     with_plugin = config.pluginmanager.has_plugin(PLUGIN)
     for item in items:
-        if not {"user", "screen"} & set(getattr(item, "fixturenames", ())):
+        if not {"user", "screen", "create_user"} & set(getattr(item, "fixturenames", ())):
             continue
         if with_plugin:
             item.add_marker(pytest.mark.nicegui_main_file(MAIN_FILE))

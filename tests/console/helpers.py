@@ -41,3 +41,9 @@ def run_state() -> RunState | None:
 def actions(session: int) -> list[tuple[str, str]]:
     detail = station().service.store.session(session)
     return [(a.action, a.reason) for a in detail.actions]
+
+
+def actors(session: int) -> list[tuple[str, str | None, str]]:
+    """(action, operator, reason) of every operator action of the session."""
+    detail = station().service.store.session(session)
+    return [(a.action, a.operator, a.reason) for a in detail.actions]

@@ -61,6 +61,7 @@ def test_full_treatment_to_completion(screen: Screen) -> None:
     figure("result_to_page_ms", points=len(lags),
            median=round(statistics.median(lags) * 1000, 1), max=round(max(lags) * 1000, 1))
     assert ("checklist" in {a for a, _ in actions(session)})
+    js(screen, "window.scrollTo(0, 0)")  # Start was below the fold; the header is fixed
     dom(screen, "tab-records").click()
     screen.should_contain(f"{session}")
 
@@ -78,7 +79,8 @@ def test_pause_and_resume(screen: Screen) -> None:
     wait(lambda: run_state() in DONE, 40, "the run to end")
     assert run_state() is RunState.COMPLETED
     done = actions(session)
-    assert ("pause", "operator pause") in done and ("resume", "operator resume") in done
+    assert ("pause", "operator pause (web console)") in done
+    assert ("resume", "operator resume (web console)") in done
 
 
 def test_estop_key_during_a_shot_with_a_dialog_open(screen: Screen) -> None:
@@ -136,7 +138,7 @@ def test_estop_button_click_latency(screen: Screen) -> None:
         assert inj.state is DeviceState.ESTOPPED
         browser.append((r.from_browser_s or 0) * 1000)
         device.append((r.device_s or 0) * 1000)
-        station().clear(f"latency trial {i}")
+        station().clear(f"latency trial {i}", operator="dr-browser")
     figure("estop_click_to_latched_ms", trials=5, median=round(statistics.median(browser), 1),
            max=round(max(browser), 1), device_call_median=round(statistics.median(device), 1))
 
@@ -169,7 +171,10 @@ def test_occlusion_alarm_acknowledged_with_a_skip(screen: Screen) -> None:
     wait(lambda: statuses(screen).get(point) in ("skipped", "cut short"), 5,
          "the struck point on the map")
     done = actions(session)
-    assert ("skip", f"point {point}: needle replaced; skin at that point irritated") in done
+    said = f"point {point}: needle replaced; skin at that point irritated (web console)"
+    assert ("skip", said) in done
+    skip = [a for a in station().service.store.session(session).actions if a.action == "skip"]
+    assert [a.operator for a in skip] == ["dr-browser"]
     detail = station().service.store.session(session)
     assert any(a.code == "occlusion" for a in detail.alarms)
 
@@ -190,10 +195,17 @@ def test_closed_tab_pauses_its_run_and_a_new_page_shows_it(screen: Screen) -> No
     driver.get(screen.url + HOME)
     screen.should_contain("run: paused")
     wait(lambda: marked("resume"), 5, "the page")
+    dom(screen, "resume").click()  # this page has no operator name yet: refused
+    screen.should_contain("enter your name")
+    assert run_state() is RunState.PAUSED
+    field(screen, "operator").send_keys("dr-second-page")
     dom(screen, "resume").click()
     wait(lambda: run_state() is RunState.RUNNING, 10, "resumed from the new page")
     wait(lambda: run_state() in DONE, 40, "the run to end")
     assert run_state() is RunState.COMPLETED
+    resume = [a for a in station().service.store.session(session).actions
+              if a.action == "resume"]
+    assert [a.operator for a in resume] == ["dr-second-page"]
 
 
 def test_no_token_gets_nothing(screen: Screen) -> None:
@@ -220,3 +232,25 @@ def test_chromium_is_debians() -> None:
     if found is None:
         pytest.skip("no Chromium: the browser tests were skipped")
     assert Path(found).exists()
+
+
+def test_escape_in_the_skip_dialog_stops_and_names_the_pages_operator(screen: Screen) -> None:
+    """The operator's name typed in the browser, the Skip dialog open while paused with its
+    reason field focused: Escape still e-stops, recorded as that page's operator's."""
+    open_console(screen, "dr-escape")
+    session = start(screen, "slow.toml")
+    wait(lambda: run_state() is RunState.RUNNING, 15, "running")
+    dom(screen, "pause").click()
+    wait(lambda: run_state() is RunState.PAUSED, 10, "paused")
+    wait(lambda: dom(screen, "skip").is_enabled(), 5, "Skip enabled")
+    dom(screen, "skip").click()
+    screen.wait(0.5)  # its opening transition
+    reason = field(screen, "skip-reason")
+    reason.click()
+    reason.send_keys("thinking about it")
+    reason.send_keys(Keys.ESCAPE)
+    wait(lambda: run_state() is RunState.ESTOPPED, 10, "the run e-stopped")
+    estop = [a for a in station().service.store.session(session).actions if a.action == "estop"]
+    assert len(estop) == 1 and estop[0].operator == "dr-escape"
+    assert "Escape key" in estop[0].reason
+    assert station().service.store.session(session).operator == "dr-escape"

@@ -10,14 +10,16 @@ from nicegui.testing import User
 from mesodrive.console.runtime import station
 from mesodrive.controller.states import RunState
 from tests.console.conftest import TOKEN
-from tests.console.helpers import DONE, actions, run_state, until
+from tests.console.helpers import DONE, actions, actors, run_state, until
 
 HOME = f"/?token={TOKEN}"
 
 
-async def _open(user: User) -> None:
+async def _open(user: User, operator: str | None = "dr-page") -> None:
     await user.open(HOME)
     await until(lambda: station().inj is not None, what="the simulator to connect")
+    if operator:
+        user.find(marker="operator").type(operator)
 
 
 async def _pick(user: User, name: str) -> None:
@@ -134,9 +136,10 @@ async def test_pause_resume_and_abort_with_a_reason(user: User) -> None:
     user.find(marker="abort-reason").type("patient asked to stop")
     user.find(marker="abort-ok").click()
     await until(lambda: run_state() is RunState.ABORTED, 15, "aborted")
-    done = actions(session)
-    assert ("pause", "operator pause") in done and ("resume", "operator resume") in done
-    assert ("abort", "patient asked to stop") in done
+    done = actors(session)
+    assert ("pause", "dr-page", "operator pause (web console)") in done
+    assert ("resume", "dr-page", "operator resume (web console)") in done
+    assert ("abort", "dr-page", "patient asked to stop (web console)") in done
 
 
 async def test_controls_refuse_what_the_run_cannot_take(user: User) -> None:

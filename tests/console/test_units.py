@@ -141,3 +141,67 @@ def test_ended_run_map_comes_from_the_records() -> None:
     s = board.snapshot().statuses
     assert [s[p] for p in range(1, 8)] == ["delivered", "cut short", "failed", "skipped",
                                            "uncertain", "pending", "pending"]
+
+
+def test_a_failed_shot_shows_its_point_failed_until_a_shot_settles_it() -> None:
+    from mesodrive.console.board import RunBoard
+    from mesodrive.controller.engine import PointFinished, Progress
+    from mesodrive.controller.run_result import RunResult
+    from mesodrive.controller.shot_failures import ShotFailed
+    from mesodrive.controller.states import RunState
+    from mesodrive.driver.shots import Commanded, Shot, ShotOutcome, ShotRequest, ShotState
+
+    points = TreatmentService.load_plan(PLANS / "tiny.toml").checked.points
+    board = RunBoard(points, 1)
+    result = RunResult(RunState.RUNNING)
+    result.pending = [p.point for p in points]
+    board.on_event(Progress(0, 9, 0, 0.0, 90.0, None, None), result)
+    assert board.snapshot().statuses[1] == "next"
+    board.on_failure(ShotFailed(1, 0, "rejected", "TOO_LATE"))
+    snap = board.snapshot()
+    assert snap.statuses[1] == "failed" and snap.next_point == 1
+    assert "TOO_LATE" in snap.log[-1].text and snap.log[-1].level == "warning"
+    board.on_event(Progress(0, 9, 0, 0.0, 90.0, None, None), result)  # still failed
+    assert board.snapshot().statuses[1] == "failed"
+    p1 = points[0]
+    shot = Shot(5, 1, 1, ShotRequest(1, p1.depth_mm, p1.volume_ul, 40.0, 80.0),
+                Commanded(p1.depth_mm, p1.volume_ul, 40.0, 80.0, 0.0, None, "identity"),
+                ShotState.DONE, "", ShotOutcome(p1.depth_mm - 0.05, p1.volume_ul, 0.0, 0.1,
+                                                180.0, 0))
+    result.delivered[1] = p1.volume_ul
+    board.on_event(PointFinished(1, shot), result)
+    snap = board.snapshot()
+    assert snap.statuses[1] == "delivered" and snap.statuses[2] == "next"
+    assert snap.last_shot is not None and snap.last_shot.peak_pressure_kpa == 180.0
+    assert snap.last_shot.target_depth_mm == p1.depth_mm
+    assert snap.last_shot.reached_depth_mm == p1.depth_mm - 0.05
+
+
+def test_a_point_skipped_while_paused_is_not_next() -> None:
+    from mesodrive.console.board import RunBoard
+    from mesodrive.controller.engine import Progress
+    from mesodrive.controller.run_result import RunResult
+    from mesodrive.controller.states import RunState
+
+    points = TreatmentService.load_plan(PLANS / "tiny.toml").checked.points
+    board = RunBoard(points, 1)
+    result = RunResult(RunState.PAUSED)
+    result.pending = [p.point for p in points]  # refreshed only at state changes
+    result.skipped[1] = "bruise"
+    board.on_event(Progress(0, 9, 1, 0.0, 90.0, None, None), result)
+    s = board.snapshot().statuses
+    assert s[1] == "skipped" and s[2] == "next"
+
+
+def test_pressure_bar_marks_warning_and_limit() -> None:
+    from mesodrive.console import pressure
+
+    assert [pressure.level(v) for v in (None, 100.0, pressure.WARNING_KPA, pressure.LIMIT_KPA)] \
+        == ["unknown", "normal", "warning", "limit"]
+    svg = pressure.render(500.0, peak_kpa=520.0)
+    assert 'data-mark="warning"' in svg and 'data-mark="limit"' in svg
+    assert 'data-level="warning"' in svg and 'data-peak="520"' in svg
+    assert "limit 600 kPa" in svg
+    assert 'data-level' not in pressure.render(None)  # no reading: no bar, only the marks
+    huge = pressure.render(1e6)
+    assert 'width="400.0"' in huge  # clamped to the scale

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from mesodrive.console.operator import page_operator
 from mesodrive.console.policy import Question
 from mesodrive.console.runtime import station
 from mesodrive.console.ui_helpers import attempt
@@ -74,8 +75,8 @@ class AlarmPanel:
                 for d in q.choices:
                     async def choose(d: Decision = d) -> None:
                         volume = refill.value if refill is not None and refill.value else None
-                        await attempt(lambda: station().answer(q.number, d, reason.value or "",
-                                                               volume))
+                        name, why = page_operator(), reason.value or ""
+                        await attempt(lambda: station().answer(q.number, d, why, volume, name))
                     ui.button(LABELS[d], on_click=choose) \
                         .props(f"color={COLOURS[d]} size=lg push") \
                         .mark(f"alarm-{d.value}")

@@ -1,10 +1,12 @@
 """The run as the page shows it: every point's state, progress, the alarm and an event log.
 
 Live, the states come from the engine's events (delivered, cut short, uncertain, skipped, the
-next point); once the run has ended, from the records (`reconcile` with `point_outcomes`, the
-same words `mesodrive records show` uses), which alone know the points whose shot was sent and
-certainly not delivered: those are "failed". A point an alarm stopped before stays "next"
-(the alarm says what happened; the point itself was not tried).
+next point) and the service's failed-shot reports (`ShotFailed`: a shot sent and certainly not
+given — refused, never received, stopped before the needle moved — shows its point "failed"
+until a later shot settles it); once the run has ended, from the records (`reconcile` with
+`point_outcomes`, the same words `mesodrive records show` uses). A point an alarm stopped
+before stays "next" (the alarm says what happened; the point itself was not tried). The last
+shot's measured depth and peak pressure against its target are kept for the run screen.
 
 Fed by the engine's events on the engine's event thread (`on_event`), read by the pages'
 timers (`snapshot`); a lock keeps the two apart and `version` tells a page whether anything
@@ -27,6 +29,7 @@ from mesodrive.controller.engine import (
     RunResult,
     RunStateChanged,
 )
+from mesodrive.controller.shot_failures import ShotFailed
 from mesodrive.controller.states import RunState
 from mesodrive.plan import PlannedPoint
 from mesodrive.records import PointOutcome
@@ -48,6 +51,18 @@ class LogLine:
     level: str = "info"  # info | warning | alarm
 
 
+@dataclass(frozen=True)
+class LastShot:
+    """The last point's shot as measured, against what the plan asked."""
+
+    point: int
+    target_depth_mm: float
+    reached_depth_mm: float | None
+    planned_ul: float
+    delivered_ul: float | None
+    peak_pressure_kpa: float | None
+
+
 @dataclass
 class Snapshot:
     version: int
@@ -63,6 +78,7 @@ class Snapshot:
     next_point: int | None
     log: list[LogLine] = field(default_factory=list)
     last_result_at: float | None = None  # when the last point result reached the board
+    last_shot: LastShot | None = None
 
 
 class RunBoard:
@@ -79,6 +95,8 @@ class RunBoard:
         self._log: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._last_result_at: float | None = None
         self._result_at: dict[int, float] = {}  # point -> when its result reached the board
+        self._failed: dict[int, str] = {}  # point -> why its last shot gave nothing (live)
+        self._last_shot: LastShot | None = None
 
     # ----- writers (any thread) ----------------------------------------------------------------
     def note(self, text: str, level: str = "info") -> None:
@@ -94,6 +112,8 @@ class RunBoard:
                 self._progress = event
             elif isinstance(event, PointFinished):
                 self._last_result_at = self._result_at[event.point] = time.time()
+                self._failed.pop(event.point, None)
+                self._last_shot = _last_shot(event, self.points.get(event.point))
                 self._log.append(LogLine(time.time(), f"point {event.point}: "
                                          f"{self._status_of(event.point, result)}"))
             elif isinstance(event, AlarmRaised):
@@ -107,6 +127,21 @@ class RunBoard:
             self._refresh(result)
             self._version += 1
 
+    def on_failure(self, failed: ShotFailed) -> None:
+        """A shot that certainly gave nothing (the driver's event thread)."""
+        with self._lock:
+            self._failed[failed.point] = failed.reason or failed.state
+            self._log.append(LogLine(time.time(), failed.describe(), "warning"))
+            if self._final is None:
+                self._statuses[failed.point] = FAILED
+            self._version += 1
+
+    def prime(self, result: RunResult) -> None:
+        """The states a resumed run starts from (what earlier runs of the session did)."""
+        with self._lock:
+            self._refresh(result)
+            self._version += 1
+
     def _status_of(self, point: int, result: RunResult) -> str:
         if point in result.uncertain:
             return UNCERTAIN
@@ -116,6 +151,8 @@ class RunBoard:
             return DELIVERED
         if point in result.skipped:
             return SKIPPED
+        if point in self._failed:
+            return FAILED
         return PENDING
 
     def _refresh(self, result: RunResult) -> None:
@@ -125,7 +162,8 @@ class RunBoard:
         for point in self.points:
             self._statuses[point] = self._status_of(point, result)
         nxt = self._next(result)
-        if nxt is not None and not (self._state is not None and self._state.terminal):
+        if nxt is not None and not (self._state is not None and self._state.terminal) \
+                and nxt not in self._failed:  # a failed point, tried again next, shows "failed"
             self._statuses[nxt] = NEXT
 
     def reconcile(self, outcomes: Iterable[PointOutcome]) -> None:
@@ -141,12 +179,13 @@ class RunBoard:
             self._statuses = dict(final)
             self._version += 1
 
-    @staticmethod
-    def _next(result: RunResult) -> int | None:
-        try:
-            return result.pending[0] if result.pending else None
-        except IndexError:  # emptied by the engine between the two reads
-            return None
+    def _next(self, result: RunResult) -> int | None:
+        """The first open point (the engine's pending list is refreshed only at state changes:
+        a point skipped while paused is still in it)."""
+        for point in list(result.pending):  # a copy: the engine replaces it, never edits it
+            if self._statuses.get(point) in (PENDING, FAILED):
+                return point
+        return None
 
     # ----- readers -----------------------------------------------------------------------------
     def result_times(self) -> dict[int, float]:
@@ -165,4 +204,14 @@ class RunBoard:
             nxt = next((k for k, v in self._statuses.items() if v in (NEXT, FAILED)), None)
             return Snapshot(self._version, self._state, dict(self._statuses), p.done, p.total,
                             p.skipped, p.delivered_ul, p.planned_ul, p.eta_s, p.alarm, nxt,
-                            list(self._log), self._last_result_at)
+                            list(self._log), self._last_result_at, self._last_shot)
+
+
+def _last_shot(event: PointFinished, planned: PlannedPoint | None) -> LastShot:
+    out = event.shot.outcome
+    return LastShot(event.point,
+                    planned.depth_mm if planned is not None else event.shot.request.depth_mm,
+                    out.reached_depth_mm if out is not None else None,
+                    planned.volume_ul if planned is not None else event.shot.request.volume_ul,
+                    out.delivered_ul if out is not None else None,
+                    out.peak_pressure_kpa if out is not None else None)

@@ -27,8 +27,9 @@ def register(sub: Any) -> None:
         description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--device", metavar="URL", help="device URL (default: the built-in simulator)")
     p.add_argument("--db", type=Path, help=f"records database (default: {RecordStore.default_path()})")
-    p.add_argument("--operator", help="operator name or id, on every operator action recorded "
-                                      "(default: login:USER)")
+    p.add_argument("--operator", help="who runs the server, for actions no page asked for "
+                                      "(default: login:USER); every action from a page is "
+                                      "recorded with the name entered on that page")
     p.add_argument("--plans", type=Path, metavar="DIR",
                    help="folder of plans offered on the Plan screen (default: the examples)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")

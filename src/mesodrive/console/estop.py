@@ -2,7 +2,8 @@
 whatever has focus and whatever dialog is open (a capturing listener on the window, ahead of
 any input or dialog; the console's dialogs do not close on Escape, so the key means one thing).
 
-Both send the browser's own event time with the request, so the console can say how long it
+Both are recorded as the page's operator's (a page without a name still stops, and the records
+say no name was entered). Both send the browser's own event time with the request, so the console can say how long it
 took from the operator's action to the device latched (not only from the server's call).
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from nicegui import events, ui
 
+from mesodrive.console.operator import page_actor
 from mesodrive.console.runtime import in_own_thread, station
 
 KEY = "Escape"
@@ -36,7 +38,8 @@ async def emergency_stop(e: events.GenericEventArguments) -> None:
     via = "key" if args.get("via") == "key" else "button"
     browser_ms = float(t) if isinstance(t, (int, float)) else None
     s = station()
-    report = await in_own_thread(lambda: s.estop(via, browser_ms))
+    by = page_actor("Escape key" if via == "key" else "E-STOP button")
+    report = await in_own_thread(lambda: s.estop(via, browser_ms, by))
     text = s.describe_estop(report)
     ui.notify(text, type="negative" if not report.latched else "warning",
               position="top", timeout=8000)

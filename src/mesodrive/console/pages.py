@@ -1,5 +1,5 @@
-"""The console's page: header (with the e-stop) and the Plan, Run and Records screens, and the
-server set-up (token gate, device connection at start-up, station closed at shutdown)."""
+"""The console's page: header (with the e-stop), this page's operator, and the Plan, Run and
+Records screens, and the server set-up (token gate, device connection at start-up, station closed at shutdown)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from mesodrive.console.access import TokenGate
 from mesodrive.console.config import ConsoleConfig
 from mesodrive.console.estop import add_estop
 from mesodrive.console.header import Header
+from mesodrive.console.operator import OperatorField
 from mesodrive.console.plan_view import PlanView
 from mesodrive.console.records_view import RecordsView
 from mesodrive.console.run_view import RunView
@@ -27,6 +28,7 @@ def _show(tabs: ui.tabs, tab: ui.tab) -> None:
 def index(client: Client) -> None:
     ui.page_title("mesodrive console")
     header = Header()
+    OperatorField()
     with ui.tabs().classes("w-full") as tabs:
         plan_tab = ui.tab("Plan").mark("tab-plan")
         run_tab = ui.tab("Run").mark("tab-run")

@@ -1,4 +1,4 @@
-"""Plan: open a plan (an example, or uploaded with its product library), its validation errors
+"""Plan: the sessions a crash left open (Resume, `resume_view`), open a plan (an example, or uploaded with its product library), its validation errors
 in words, the estimate, the product and its limits, the grid with its zones, and the
 pre-treatment checklist that must be complete before Start (and is recorded)."""
 
@@ -12,8 +12,11 @@ from nicegui import events, run, ui
 
 from mesodrive.console import gridmap
 from mesodrive.console.course_view import CourseNotice
+from mesodrive.console.operator import NEEDED, page_operator
+from mesodrive.console.refusal import ConsoleRefusal
+from mesodrive.console.resume_view import ResumePanel
 from mesodrive.console.runtime import station
-from mesodrive.console.station import Checklist, ConsoleRefusal
+from mesodrive.console.station import Checklist
 from mesodrive.console.ui_helpers import attempt
 from mesodrive.controller.treatment import PlanFile, TreatmentError, TreatmentService
 
@@ -67,6 +70,7 @@ class PlanView:
         self._upload_dir = Path(tempfile.mkdtemp(prefix="mesodrive-console-"))
         self._uploaded_plan: Path | None = None
         examples = plans_in(station().config.plans)
+        self.resumable = ResumePanel(on_resumed=on_started)
         with ui.row().classes("items-end gap-4"):
             self.pick = ui.select(list(examples), label="Plan",
                                   on_change=self._pick).classes("w-64").mark("plan-select")
@@ -178,8 +182,11 @@ class PlanView:
     async def _start(self) -> None:
         s = station()
         checklist = self.checklist_value()
-        owner = ui.context.client.id
-        started = await attempt(lambda: s.start(checklist, owner))
+        owner, operator = ui.context.client.id, page_operator()
+        if operator is None:
+            ui.notify(NEEDED, type="warning", position="top")
+            return
+        started = await attempt(lambda: s.start(checklist, owner, operator))
         if started is not None:
             for box in self._boxes.values():
                 box.set_value(False)  # the next patient is screened afresh

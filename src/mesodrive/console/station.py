@@ -14,38 +14,39 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from mesodrive.console.acting import acting_operator
 from mesodrive.console.board import RunBoard
 from mesodrive.console.config import ConsoleConfig
 from mesodrive.console.policy import AnswerRefused, ConsolePolicy
+from mesodrive.console.pressure import PressureWatch
+from mesodrive.console.refusal import CONSOLE, ConsoleRefusal, acting_actor, named, words
+from mesodrive.console.station_stops import EstopReport, StationStops
+from mesodrive.controller.attribution import Actor
 from mesodrive.controller.recovery import Answer, Decision
 from mesodrive.controller.states import RunState
 from mesodrive.controller.treatment import (
     PlanFile,
+    Resumable,
     Screening,
     Treatment,
     TreatmentError,
     TreatmentService,
     connect_device,
-    latched_stop,
 )
 from mesodrive.driver.errors import DriverError
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.vocabulary import DeviceState
-from mesodrive.records import RecordStore, point_outcomes
+from mesodrive.records import RecordStore, SessionSummary, point_outcomes
 
+__all__ = ["Checklist", "ConsoleRefusal", "EstopReport", "Station", "simulator_url"]
 log = logging.getLogger(__name__)
 SIMULATOR_URL = "sim://?seed=1&realtime=1"
 LIVE = frozenset({RunState.IDLE, RunState.READY, RunState.RUNNING, RunState.PAUSING,
                   RunState.PAUSED, RunState.AWAITING_RECOVERY, RunState.STOPPING})
-
-
-class ConsoleRefusal(Exception):
-    """A request the console refuses, in words for the page; nothing was changed."""
 
 
 def simulator_url(db: Path | None) -> str:
@@ -67,19 +68,7 @@ class Checklist:
     interval_reason: str = ""  # why now, when too early in the patient's course (course_view)
 
 
-@dataclass
-class EstopReport:
-    """The last emergency stop: how long from the browser's event to the device latched."""
-
-    via: str
-    latched: bool
-    device_s: float | None = None  # API call -> device reports ESTOPPED
-    from_browser_s: float | None = None  # browser event timestamp -> device latched
-    problem: str = ""
-    at: float = field(default_factory=time.time)
-
-
-class Station:
+class Station(StationStops):
     def __init__(self, config: ConsoleConfig) -> None:
         self.config = config
         self.url = config.device or simulator_url(config.db)
@@ -94,6 +83,7 @@ class Station:
         self.policy = ConsolePolicy()
         self.owner: str | None = None  # client id of the page that started (or resumed) the run
         self.last_estop: EstopReport | None = None
+        self.pressure: PressureWatch | None = None  # the line pressure while a run is live
         self._lock = threading.RLock()
 
     # ----- device ------------------------------------------------------------------------------
@@ -139,8 +129,10 @@ class Station:
         t = self.treatment
         return t is not None and t.state in LIVE and not t.done.is_set()
 
-    def start(self, checklist: Checklist, owner: str) -> Treatment:
-        """Start the open plan after the checklist (blocking: call in a thread)."""
+    def start(self, checklist: Checklist, owner: str, operator: str | None = None) -> Treatment:
+        """Start the open plan after the checklist, as `operator` (the page's; blocking: call
+        in a thread)."""
+        operator = named(operator)
         with self._lock:
             if self.live:
                 raise ConsoleRefusal("a treatment is already running")
@@ -156,29 +148,76 @@ class Station:
                 self.service.check_records(create=True)
                 self.service.refuse_latched(inj)
                 vplan = self.service.validate_for_device(plan, inj)
-                screening = Screening("typed", "all items ticked in the web console",
-                                      self.config.operator)
+                screening = Screening("console", f"{len(checklist.screening)} items, each "
+                                      f"ticked on the page", operator)
                 self.policy = ConsolePolicy()
                 treatment = self.service.start(vplan, inj, screening, policy=self.policy,
-                                               source=str(plan.path),
+                                               source=str(plan.path), operator=operator,
                                                interval_reason=checklist.interval_reason)
             except TreatmentError as exc:
-                raise ConsoleRefusal(_words(exc)) from exc
+                raise ConsoleRefusal(words(exc)) from exc
             except DriverError as exc:
                 raise ConsoleRefusal(f"the device: {exc}") from exc
             self.service.store.record_action(
                 treatment.session, "checklist",
                 f"in the web console: product confirmed ({vplan.product.id}: "
                 f"{vplan.product.name}); syringe primed; screening: none of the "
-                f"{len(checklist.screening)} contraindications applies")
-            board = RunBoard(vplan.points, treatment.session)
-            treatment.subscribe(lambda e: board.on_event(e, treatment.result))
-            board.note(f"session {treatment.session} started: {len(vplan.points)} points")
-            self.treatment, self.board, self.owner = treatment, board, owner
-            treatment.start()
-            threading.Thread(target=self._after_run, args=(treatment, board), daemon=True,
-                             name="mesodrive-console-after-run").start()
+                f"{len(checklist.screening)} contraindications applies", operator=operator)
+            self._run(treatment, owner, f"session {treatment.session} started by {operator}: "
+                                        f"{len(vplan.points)} points")
             return treatment
+
+    def resume_session(self, session: int, owner: str, operator: str | None = None) -> Treatment:
+        """Continue a session a crashed host left open (`mesodrive resume`'s path: every open
+        shot settled by asking the device, never re-injected), as `operator` (blocking)."""
+        operator = named(operator)
+        with self._lock:
+            if self.live:
+                raise ConsoleRefusal("a treatment is already running")
+            inj = self.inj
+            if inj is None:
+                raise ConsoleRefusal("the device is not connected")
+            try:
+                target: Resumable = self.service.prepare_resume(session)
+                self.policy = ConsolePolicy()
+                treatment, state = self.service.resume(
+                    target, inj, policy=self.policy, by=Actor(operator, CONSOLE))
+            except TreatmentError as exc:
+                raise ConsoleRefusal(words(exc)) from exc
+            except DriverError as exc:  # while settling: nothing was sent
+                raise ConsoleRefusal(f"the device: {exc} — nothing was sent; the session "
+                                     f"stays open") from exc
+            given = len(state.delivered) - len(state.partial)
+            board = self._run(treatment, owner, f"session {session} resumed by {operator}: "
+                              f"{given} of {len(target.plan.points)} points already delivered "
+                              f"({len(state.uncertain)} uncertain), {len(state.partial)} cut "
+                              f"short, {len(state.skipped)} skipped")
+            for row in state.settled:
+                board.note(f"shot {row.index} (point {row.point}) settled: {row.state} — "
+                           f"{row.reason}")
+            return treatment
+
+    def _run(self, treatment: Treatment, owner: str, note: str) -> RunBoard:
+        board = RunBoard(treatment.plan.points, treatment.session)
+        board.prime(treatment.result)
+        treatment.subscribe(lambda e: board.on_event(e, treatment.result))
+        treatment.subscribe_failures(board.on_failure)
+        board.note(note)
+        self.treatment, self.board, self.owner = treatment, board, owner
+        treatment.start()
+        if self.pressure is not None:
+            self.pressure.stop()
+        self.pressure = PressureWatch(treatment.engine.inj, lambda: not treatment.done.is_set())
+        threading.Thread(target=self._after_run, args=(treatment, board), daemon=True,
+                         name="mesodrive-console-after-run").start()
+        return board
+
+    def open_sessions(self) -> list[SessionSummary]:
+        """Treatments a crashed host (or a second Ctrl-C) left open, newest first; not the one
+        running here."""
+        live = self.treatment.session if self.treatment is not None and self.live else None
+        return [s for s in reversed(self.service.store.sessions())
+                if s.status == "open" and s.mode != "device" and s.id != live]
 
     def _after_run(self, treatment: Treatment, board: RunBoard) -> None:
         """When the run (and its session) has ended: the map from the records."""
@@ -202,26 +241,46 @@ class Station:
             raise ConsoleRefusal("no treatment is running")
         return t
 
-    def pause(self, why: str = "") -> None:
+    def pause(self, why: str = "", by: Actor | None = None) -> None:
+        """Never refused for want of a name (stopping never waits)."""
         t = self._current()
         if t.state not in (RunState.RUNNING, RunState.READY, RunState.IDLE):
             raise ConsoleRefusal(f"the run is {t.state.value}: nothing to pause")
-        t.pause()
+        t.pause(by or acting_actor(), why)
         if self.board is not None:
             self.board.note("pausing at the next shot boundary" + (f" ({why})" if why else ""))
 
-    def resume(self, owner: str) -> None:
+    def resume(self, owner: str, operator: str | None = None, reason: str = "") -> None:
+        operator = named(operator)
         t = self._current()
         if t.state is not RunState.PAUSED:
             raise ConsoleRefusal(f"the run is {t.state.value}, not paused")
         self.owner = owner
-        t.resume()
+        t.resume(Actor(operator, CONSOLE), reason)
 
-    def abort(self, reason: str) -> None:
+    def skip(self, point: int, reason: str, operator: str | None = None) -> str:
+        """Skip a pending point while paused, with a reason (recorded); blocking."""
+        operator = named(operator)
+        if not reason.strip():
+            raise ConsoleRefusal("skipping a point needs a reason (it is recorded)")
+        t = self._current()
+        if t.state is not RunState.PAUSED:
+            raise ConsoleRefusal(f"the run is {t.state.value}: pause it first to skip a point")
+        done = t.skip(point, reason.strip(), Actor(operator, CONSOLE))
+        if not done.skipped:
+            raise ConsoleRefusal(f"point {point} was not skipped: {done.problem}")
+        if self.board is not None:
+            self.board.note(f"point {point} skipped by {operator}: {reason.strip()}")
+        return f"point {point} skipped"
+
+    def abort(self, reason: str, by: Actor | None = None) -> None:
+        """Never refused for want of a name (stopping never waits)."""
         t = self._current()
         reason = reason.strip() or "operator abort in the web console"
+        by = by or acting_actor()
+        t.claim("recovery:abort", by)  # an alarm waiting for its answer is answered "abort"
         self.policy.release(f"aborted: {reason}")
-        t.abort(reason)
+        t.abort(reason, by)
 
     def fire(self) -> None:
         t = self._current()
@@ -232,10 +291,24 @@ class Station:
         t.soft_trigger()
 
     def answer(self, number: int, decision: Decision, reason: str,
-               refill_ul: float | None = None) -> Answer:
+               refill_ul: float | None = None, operator: str | None = None) -> Answer:
+        """An alarm's answer, as `operator`'s; abort needs no name (stopping never waits)."""
+        operator = operator if operator is not None else acting_operator()
+        if decision is not Decision.ABORT:
+            operator = named(operator)
+        t = self.treatment
+        actions = [f"recovery:{decision.value}"] + (["skip"] if decision is Decision.SKIP else
+                                                     ["abort"] if decision is Decision.ABORT
+                                                     else [])
+        if t is not None:
+            for action in actions:
+                t.claim(action, Actor(operator, CONSOLE))
         try:
             answer = self.policy.answer(number, decision, reason, refill_ul)
         except AnswerRefused as exc:
+            if t is not None:
+                for action in actions:
+                    t.withdraw(action)
             raise ConsoleRefusal(str(exc)) from exc
         if self.board is not None:
             self.board.note(f"alarm answered: {decision.value} ({answer.reason})")
@@ -256,71 +329,8 @@ class Station:
                 "boundary")
         except Exception:
             log.exception("could not record the console disconnection")
-        self.pause("the page that started it lost its connection")
-
-    # ----- e-stop ------------------------------------------------------------------------------
-    def estop(self, via: str, browser_ms: float | None = None) -> EstopReport:
-        """Emergency stop now (blocking for a few ms: call in a thread of its own)."""
-        received = time.time()
-        t, inj = self.treatment, self.inj
-        report = EstopReport(via, latched=False)
-        try:
-            if t is not None and self.live:
-                report.device_s = t.estop()
-                self.policy.release("emergency stop")
-            elif inj is not None:
-                report.device_s = inj.estop()
-            else:
-                report.problem = "no device connected"
-            report.latched = report.device_s is not None
-        except DriverError as exc:
-            report.problem = f"NOT CONFIRMED: {exc} — cut the power"
-        if browser_ms is not None and report.device_s is not None:
-            # latched when the device confirmed, not after the record of it was written
-            report.from_browser_s = received + report.device_s - browser_ms / 1000
-        self.last_estop = report
-        if self.board is not None:
-            self.board.note(self.describe_estop(report), "alarm")
-        return report
-
-    @staticmethod
-    def describe_estop(r: EstopReport) -> str:
-        if not r.latched:
-            return f"EMERGENCY STOP ({r.via}): {r.problem}"
-        ms = f"{(r.device_s or 0) * 1000:.1f} ms"
-        extra = (f", {r.from_browser_s * 1000:.0f} ms from the {r.via}"
-                 if r.from_browser_s is not None else "")
-        return f"EMERGENCY STOP latched ({r.via}): device confirmed in {ms}{extra}"
-
-    def latched(self) -> str | None:
-        inj = self.inj
-        if inj is None:
-            return None
-        stop = latched_stop(inj)
-        return None if stop is None else stop.describe()
-
-    def clear(self, reason: str) -> str:
-        """Clear a latched e-stop or fault, on the record (blocking)."""
-        reason = reason.strip()
-        if not reason:
-            raise ConsoleRefusal("say why it is safe to clear (it is recorded)")
-        if self.live:
-            raise ConsoleRefusal("the run is still ending; wait a moment")
-        inj = self.inj
-        if inj is None:
-            raise ConsoleRefusal("the device is not connected")
-        try:
-            result = self.service.clear_device(inj, reason)
-        except TreatmentError as exc:
-            raise ConsoleRefusal(_words(exc)) from exc
-        except DriverError as exc:
-            raise ConsoleRefusal(f"the device: {exc}") from exc
-        if result is None:
-            return "nothing was latched: nothing to clear"
-        if not result.cleared:
-            raise ConsoleRefusal(f"the device did not clear: {result.problem} (recorded in "
-                                 f"session {result.session})")
-        return f"cleared, recorded in session {result.session}"
+        self.pause("the page that started it lost its connection",
+                   Actor(None, f"{CONSOLE}, on its own", automatic=True))
 
     def close(self) -> None:
         self.policy.release("the console is shutting down")
@@ -335,11 +345,3 @@ class Station:
             self.inj.close()
         self.service.close()
 
-
-def _words(exc: TreatmentError) -> str:
-    text = str(exc)
-    if exc.issues is not None:
-        text += f":\n{exc.issues}"
-    if exc.stop is not None:
-        text += " — clear it first (the reason is recorded)"
-    return text

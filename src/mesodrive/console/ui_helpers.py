@@ -1,4 +1,5 @@
-"""Small helpers every screen uses: a refusal becomes a notification, never a traceback."""
+"""Small helpers every screen uses: a refusal becomes a notification, never a traceback, and
+every station call acts for the operator of the page it came from (`acting`)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ from typing import TypeVar
 
 from nicegui import run, ui
 
-from mesodrive.console.station import ConsoleRefusal
+from mesodrive.console.acting import acting_as
+from mesodrive.console.operator import page_operator
+from mesodrive.console.refusal import ConsoleRefusal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 async def attempt(fn: Callable[[], T], done: str | None = None) -> T | None:
-    """Run a blocking station call in a thread; a refusal or an unexpected error is shown in
-    words (and logged), and None returned."""
+    """Run a blocking station call in a thread, as this page's operator; a refusal or an
+    unexpected error is shown in words (and logged), and None returned."""
     try:
-        value = await run.io_bound(fn)
+        value = await run.io_bound(acting_as(page_operator(), fn))
     except ConsoleRefusal as exc:
         ui.notify(str(exc), type="warning", multi_line=True, position="top")
         return None

@@ -26,6 +26,7 @@ from mesodrive.controller.delivery import shot_delivered
 from mesodrive.controller.device_actions.prepare import prepare_device
 from mesodrive.controller.device_watch import Estopped, device_turn, in_trouble, refusal_problem
 from mesodrive.controller.fault_alarms import FAULT_PROBLEMS
+from mesodrive.controller.operator_skip import SkipRequest, refuse_skip, skip_point
 from mesodrive.controller.point_book import MAX_QUEUE, PointBook
 from mesodrive.controller.recovery import (
     Decision,
@@ -104,6 +105,7 @@ class RunEngine:
         self.device_sessions: list[int] = []  # every device session armed, fresh at each arm
         self._requests = RunRequests()
         self._abort_reason = ""
+        self._skip: SkipRequest | None = None
         self._bus: EventBus[RunEvent] = EventBus("mesodrive-run-events")
         self._sm = RunStateMachine(self._on_state)
         self._alarm: str | None = None
@@ -129,6 +131,11 @@ class RunEngine:
         self._abort_reason = reason
         self._requests.post(R.ABORT)
 
+    def skip(self, request: SkipRequest) -> None:
+        """Skip a pending point while paused (`operator_skip`); `request.done` when handled."""
+        self._skip = request
+        self._requests.post(R.SKIP)
+
     def estop(self) -> float:
         """Emergency stop now, from any thread; the run ends ESTOPPED."""
         latency = self.inj.estop()
@@ -152,6 +159,10 @@ class RunEngine:
                 if self._requests.take(R.ESTOP):
                     self._go(S.ESTOPPED)
                     break
+                if self._skip is not None and self.state is not S.PAUSED \
+                        and self._requests.take(R.SKIP):
+                    refuse_skip(self._skip, f"the run is {self.state.value}, not paused")
+                    self._skip = None
                 step = {
                     S.RUNNING: self._step_running,
                     S.PAUSING: self._step_pausing,
@@ -177,6 +188,7 @@ class RunEngine:
             raise
         finally:
             self._finish()
+            refuse_skip(self._skip, "the run has ended")
 
     def _prepare(self) -> None:
         prepare_device(self.inj)
@@ -275,6 +287,10 @@ class RunEngine:
             return
         if self._requests.take(R.ABORT):
             self._go(S.STOPPING)
+        elif self._requests.take(R.SKIP) and (request := self._skip) is not None:
+            self._skip = None
+            skip_point(self.book, self.store, self.session, request)
+            self._emit_progress()
         elif self._requests.take(R.RESUME):
             self.store.record_action(self.session, "resume", "operator resume")
             self.scheduler.restart()

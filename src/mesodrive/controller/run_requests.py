@@ -1,5 +1,5 @@
 """Requests to a running engine from other threads (console, CLI, signal handlers): pause,
-resume, abort, e-stop. They are posted here and taken by the run loop at its next step, so
+resume, abort, e-stop, skip (while paused). They are posted here and taken by the run loop at its next step, so
 the loop alone changes the run's state; posting wakes a loop that is waiting."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ class RunRequest(enum.Enum):
     RESUME = "resume"
     ABORT = "abort"
     ESTOP = "estop"
+    SKIP = "skip"
 
 
 class RunRequests:

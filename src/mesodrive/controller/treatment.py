@@ -31,13 +31,14 @@ also on those the engine records (pause, resume, abort, e-stop, recovery answers
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Self
 
+from mesodrive.controller.attribution import Actor
 from mesodrive.controller.course_check import EARLY_ACTION, CourseCheck, check_course, read_course
+from mesodrive.controller.device_connect import connect_device
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunConfig, RunEngine
 from mesodrive.controller.recovery import RecoveryPolicy, abort_policy
@@ -48,6 +49,13 @@ from mesodrive.controller.treatment_device import (
     clear_device,
     latched_stop,
 )
+from mesodrive.controller.treatment_errors import (
+    Failure,
+    SessionEnded,
+    TreatmentError,
+    damaged_text,
+)
+from mesodrive.controller.treatment_estop import DeviceEstop, estop_device
 from mesodrive.controller.treatment_profile import (
     DEFAULT_NEEDLE,
     ProfileChoice,
@@ -58,7 +66,6 @@ from mesodrive.controller.treatment_profile import (
 )
 from mesodrive.controller.treatment_records import SCREENING, OperatorRecords, Screening
 from mesodrive.controller.treatment_run import Treatment
-from mesodrive.driver.errors import DeviceTimeout, DriverError, TransportError
 from mesodrive.driver.injector import Injector
 from mesodrive.driver.vocabulary import DeviceState
 from mesodrive.plan import (
@@ -111,39 +118,6 @@ ANY_DEVICE = DeviceLimits(
 )
 
 
-class Failure(enum.Enum):
-    PLAN_FILE = "plan-file"  # the plan (or its library) cannot be read
-    PLAN_INVALID = "plan-invalid"  # the plan breaks its product's limits or its own rules
-    NOT_ALLOWED_ON_DEVICE = "not-allowed-on-device"  # beyond the connected device's capabilities
-    RECORDS_PATH = "records-path"  # the records cannot be written (or read) at that path
-    RECORDS_DAMAGED = "records-damaged"
-    NO_SESSION = "no-session"
-    NOT_RESUMABLE = "not-resumable"  # the recorded plan cannot be restored, or no treatment
-    DEVICE = "device"  # cannot connect, or the device failed before anything started
-    DEVICE_STOPPED = "device-stopped"  # a latched e-stop or fault: clear it first
-    NO_PROFILE = "no-profile"  # a real device without a valid calibration profile
-    COURSE_TOO_EARLY = "course-too-early"  # earlier than the product's interval, no reason given
-
-
-class TreatmentError(Exception):
-    """A treatment could not be started or resumed; nothing was sent to the device."""
-
-    def __init__(self, kind: Failure, message: str, *, issues: PlanError | None = None,
-                 stop: DeviceStop | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.issues = issues  # the plan's own messages (PLAN_* and NOT_ALLOWED_ON_DEVICE)
-        self.stop = stop  # DEVICE_STOPPED: what is latched
-
-
-class SessionEnded(TreatmentError):
-    """`prepare_resume` of a session that already ended (`status`: completed, aborted, ...)."""
-
-    def __init__(self, session: int, status: str) -> None:
-        super().__init__(Failure.NOT_RESUMABLE, f"session {session} already ended: {status}")
-        self.session, self.status = session, status
-
-
 @dataclass(frozen=True)
 class PlanFile:
     """A plan read from its file and valid against its product library (no device yet)."""
@@ -161,37 +135,6 @@ class Resumable:
     session: int
     detail: SessionDetail
     plan: ValidatedPlan
-
-
-def _damaged(db: Path | str | None, exc: Exception) -> str:
-    if isinstance(exc, RecordsError):
-        return str(exc)
-    return f"{db or RecordStore.default_path()}: the records file is damaged: {exc}"
-
-
-def connect_device(url: str) -> Injector:
-    """Connect (handshake, schema check, clock sync); TreatmentError(DEVICE) if it fails."""
-    try:
-        return Injector.connect(url)
-    except DriverError as exc:
-        raise TreatmentError(Failure.DEVICE, connect_problem(url, exc)) from exc
-
-
-def connect_problem(url: str, exc: DriverError) -> str:
-    """What went wrong connecting, in words an operator can act on (issue 14)."""
-    if isinstance(exc, DeviceTimeout):
-        return (f"cannot connect to {url}: the port opened, but no injector answered (the link "
-                f"handshake was tried several times over about a second; {exc}).\n"
-                "likely: the wrong port, the device switched off or still starting, another "
-                "program (or another mesodrive) holding the port, or a wrong baud rate on a "
-                "serial adapter.\n`mesodrive devices` lists the serial ports and USB injectors "
-                "this computer sees.")
-    if isinstance(exc, TransportError):
-        return (f"cannot connect to {url}: the port could not be opened ({exc}).\n"
-                "likely: a mistyped path or URL, the cable unplugged, or no permission on the "
-                "port.\n`mesodrive devices` lists the serial ports and USB injectors this "
-                "computer sees.")
-    return f"cannot connect to {url}: {exc}"  # e.g. a refused handshake: its own words are clear
 
 
 class TreatmentService:
@@ -221,7 +164,7 @@ class TreatmentService:
             try:
                 self._store = OperatorRecords(self.db, operator=self.operator)
             except (DamagedRecordsError, sqlite3.DatabaseError) as exc:
-                raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+                raise TreatmentError(Failure.RECORDS_DAMAGED, damaged_text(self.db, exc)) from exc
             except RecordsError as exc:
                 raise TreatmentError(Failure.RECORDS_PATH, str(exc)) from exc
         return self._store
@@ -277,7 +220,7 @@ class TreatmentService:
             found = find_profile(self.db, caps.serial, needle)
             choice = ProfileChoice.of(caps, found, needle, override, self.db)
         except (RecordsError, sqlite3.DatabaseError) as exc:
-            raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+            raise TreatmentError(Failure.RECORDS_DAMAGED, damaged_text(self.db, exc)) from exc
         self._profile_status = ((caps.serial, caps.boot_nonce, today()), choice)
         if choice.refused:
             raise TreatmentError(Failure.NO_PROFILE, choice.problem())
@@ -300,12 +243,14 @@ class TreatmentService:
     def start(self, vplan: ValidatedPlan, inj: Injector, screening: Screening, *,
               policy: RecoveryPolicy = abort_policy, source: str = "",
               config: RunConfig | None = None, profile: ProfileChoice | None = None,
-              interval_reason: str | None = None) -> Treatment:
+              interval_reason: str | None = None,
+              operator: str | None = None) -> Treatment:
         """The records session (plan snapshot, device, calibration, screening, overrides) and
         the engine, not yet running (`Treatment.run` or `Treatment.start`). `profile`: from
         `choose_profile` (None: chosen now, with the default needle and no override). A session
         too early in the patient's course (`course_check`) needs `interval_reason`, which is
-        recorded."""
+        recorded. `operator`: who starts it, when not the service's operator (a console page's);
+        they answer for the session's actions nobody else claims."""
         course, reason = self.course_check(vplan), (interval_reason or "").strip()
         if course.too_early and not reason:
             raise TreatmentError(Failure.COURSE_TOO_EARLY, f"{course.describe()}: a reason is "
@@ -316,13 +261,15 @@ class TreatmentService:
                                  "plan is not allowed on this device:\n" + "\n".join(problems))
         inj.profile = choice.profile  # the driver's calibration hook: every shot from now on
         store = self.store
+        operator = self.operator if operator is None else operator
         session = store.start_session(
             plan_snapshot={"plan": vplan.snapshot(), "points": [asdict(p) for p in vplan.points],
                            "source": source},
             plan_hash=vplan.plan_hash, product=vplan.product.model_dump(mode="json"),
             device=inj.capabilities.as_record(), calibration=choice.record(),
-            mode=vplan.mode, operator=self.operator,
+            mode=vplan.mode, operator=operator,
         )
+        store.attributions.responsible(session, operator)
         store.record_action(session, "screening", screening.record_text(),
                             operator=screening.operator)
         if course.too_early:
@@ -341,14 +288,20 @@ class TreatmentService:
         try:
             course = read_course(self._store, self.db, vplan.plan.patient_ref)
         except (RecordsError, sqlite3.DatabaseError) as exc:
-            raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+            raise TreatmentError(Failure.RECORDS_DAMAGED, damaged_text(self.db, exc)) from exc
         return check_course(course, vplan.product)
 
-    def clear_device(self, inj: Injector, reason: str) -> ClearResult | None:
+    def clear_device(self, inj: Injector, reason: str, *,
+                     operator: str | None = None) -> ClearResult | None:
         """Clear a latched e-stop or fault, on the record (None: nothing is latched)."""
         if latched_stop(inj) is None:
             return None
-        return clear_device(self.store, inj, reason, self.operator)
+        return clear_device(self.store, inj, reason,
+                            self.operator if operator is None else operator)
+
+    def estop_device(self, inj: Injector, by: Actor, why: str = "emergency stop") -> DeviceEstop:
+        """An e-stop outside a run: the device first, then its record (`treatment_estop`)."""
+        return estop_device(self.store, inj, by, why)
 
     # ----- resume ----------------------------------------------------------------------------
     def prepare_resume(self, session: int) -> Resumable:
@@ -361,7 +314,7 @@ class TreatmentService:
             raise TreatmentError(Failure.NO_SESSION, f"no session {session} in "
                                  f"{reader.path}") from exc
         except (RecordsError, sqlite3.DatabaseError) as exc:
-            raise TreatmentError(Failure.RECORDS_DAMAGED, _damaged(self.db, exc)) from exc
+            raise TreatmentError(Failure.RECORDS_DAMAGED, damaged_text(self.db, exc)) from exc
         if detail.status != "open":
             raise SessionEnded(session, detail.status)
         if detail.mode == "device":
@@ -382,10 +335,13 @@ class TreatmentService:
 
     def resume(self, target: Resumable, inj: Injector, *, policy: RecoveryPolicy = abort_policy,
                config: RunConfig | None = None,
-               profile: ProfileChoice | None = None) -> tuple[Treatment, ResumePoint]:
+               profile: ProfileChoice | None = None,
+               by: Actor | None = None) -> tuple[Treatment, ResumePoint]:
         """Settle every open shot by asking the device, then an engine that continues after
         them. A latched e-stop is refused (`refuse_latched`); a fault — a crashed host leaves
-        LINK_LOST — is cleared, on the record (the engine re-homes). `profile` as for `start`."""
+        LINK_LOST — is cleared, on the record (the engine re-homes). `profile` as for `start`.
+        `by`: who resumes it, when not the service's operator; they answer for the rest of the
+        session."""
         stop = latched_stop(inj)
         if stop is not None and stop.state is DeviceState.ESTOPPED:
             raise TreatmentError(Failure.DEVICE_STOPPED, f"the device {stop.serial} is "
@@ -396,14 +352,16 @@ class TreatmentService:
                                  "not allowed on this device:\n" + "\n".join(problems))
         inj.profile = choice.profile
         store, session = self.store, target.session
+        if by is not None:
+            store.attributions.responsible(session, by.name)
         try:
             planned = {p.point: p.volume_ul for p in target.plan.points}
             state = settle_open_shots(store, session, inj, planned)
         except RecordsError as exc:
             raise TreatmentError(Failure.RECORDS_DAMAGED, str(exc)) from exc
-        store.record_action(session, "resume-after-crash",
-                            f"settled {len(state.settled)} open shot(s): "
-                            + ", ".join(f"{r.index}={r.state}" for r in state.settled))
+        settled = (f"settled {len(state.settled)} open shot(s): "
+                   + ", ".join(f"{r.index}={r.state}" for r in state.settled))
+        store.record_action(session, "resume-after-crash", by.note(settled) if by else settled)
         record_choice(store, session, choice)
         if stop is not None:
             store.record_action(session, "clear-fault", f"on resume: {stop.describe()}")

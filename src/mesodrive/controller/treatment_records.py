@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from mesodrive.controller.attribution import Attributions
 from mesodrive.records import RecordStore
 
 # DOMAIN.md: the contraindications a console should ask about.
@@ -29,11 +30,12 @@ class Screening:
     """The operator's confirmation that none of `questions` applies to the patient.
 
     `how` says whether a person answered the questions (`typed`: the answer typed at a
-    terminal, or clicked in the console) or they were confirmed in advance by a flag
-    (`flag`: `--yes`, nobody was asked during this run); `answer` is what was typed or which
-    flag; `at` is when (UTC), before the records session that it then opens."""
+    terminal; `console`: each item ticked in the web console) or they were confirmed in
+    advance by a flag (`flag`: `--yes`, nobody was asked during this run); `answer` is what was
+    typed, which flag, or what the page showed; `at` is when (UTC), before the records session
+    that it then opens."""
 
-    how: Literal["typed", "flag"]
+    how: Literal["typed", "console", "flag"]
     answer: str
     operator: str | None
     at: str = field(default_factory=_now)
@@ -42,6 +44,8 @@ class Screening:
     def record_text(self) -> str:
         if self.how == "typed":
             way = f"answered {self.answer!r} when asked at the terminal"
+        elif self.how == "console":
+            way = f"each item ticked in the web console ({self.answer})"
         else:
             way = f"confirmed in advance by the {self.answer} flag (not asked during the run)"
         who = self.operator if self.operator is not None else "an operator who gave no name"
@@ -50,15 +54,19 @@ class Screening:
 
 
 class OperatorRecords(RecordStore):
-    """The record store with this operator's name on every operator action whose caller gives
-    none: the engine records pause, resume, abort, e-stop and recovery answers without one."""
+    """The record store with an operator's name on every operator action whose caller gives
+    none: the engine records pause, resume, abort, e-stop and recovery answers without one.
+    The name is the action's claimant, else the session's responsible operator, else this
+    store's `operator` (`controller.attribution`)."""
 
     def __init__(self, path: Path | str | None, *, operator: str | None) -> None:
         super().__init__(path)
         self.operator = operator
+        self.attributions = Attributions()
 
     def record_action(self, session_id: int, action: str, reason: str = "", *,
                       operator: str | None = None, sync: bool = True) -> None:
-        super().record_action(session_id, action, reason,
-                              operator=self.operator if operator is None else operator,
-                              sync=sync)
+        if operator is None:
+            operator, reason = self.attributions.resolve(session_id, action, reason,
+                                                         self.operator)
+        super().record_action(session_id, action, reason, operator=operator, sync=sync)

@@ -1,9 +1,11 @@
 """`Treatment`: one treatment the service started or resumed — the run engine, its records
 session and its controls, for any front end.
 
-Controls (pause, resume, abort, e-stop, soft trigger) are safe from any thread and from a signal
-handler; observers (`subscribe`) get the engine's events on the engine's event thread and can
-never break the run. `start` runs the engine in a worker thread and sets `done` when the run and
+Controls (pause, resume, abort, e-stop, skip while paused, soft trigger) are safe from any thread
+and from a signal handler; observers (`subscribe`) get the engine's events on the engine's event
+thread and can never break the run, and `subscribe_failures` the shots that certainly did not
+deliver (`shot_failures`). A control given `by` (and a reason) is recorded as that person's
+(`attribution`): a front end with several operators names the one who asked. `start` runs the engine in a worker thread and sets `done` when the run and
 its session have ended; `leave_open` is the one way to stop the host with the session open.
 
 An e-stop before the engine has armed the device (while it homes) ends the run FAILED, not
@@ -17,8 +19,12 @@ import logging
 import threading
 from collections.abc import Callable
 
+from mesodrive.controller.attribution import Actor
 from mesodrive.controller.engine import RunEngine, RunEvent, RunResult
+from mesodrive.controller.operator_skip import SkipRequest
+from mesodrive.controller.shot_failures import ShotFailed, watch_failures
 from mesodrive.controller.states import RunState
+from mesodrive.controller.treatment_records import OperatorRecords
 from mesodrive.plan import ValidatedPlan
 
 log = logging.getLogger(__name__)
@@ -73,18 +79,52 @@ class Treatment:
         self._worker = threading.Thread(target=work, name="mesodrive-run", daemon=True)
         self._worker.start()
 
-    def pause(self) -> None:
+    def subscribe_failures(self, callback: Callable[[ShotFailed], None]) -> Callable[[], None]:
+        """`callback` for every shot of this run that certainly did not deliver (its point
+        stays open), on the driver's event thread; returns the unsubscribe."""
+        return watch_failures(self.engine, callback)
+
+    def claim(self, action: str, by: Actor | None, reason: str = "") -> None:
+        """The next `action` recorded in this session is `by`'s (with `reason`, if given)."""
+        store = self.engine.store
+        if by is not None and isinstance(store, OperatorRecords):
+            store.attributions.claim(self.session, action, by, reason)
+
+    def withdraw(self, action: str) -> None:
+        """A claimed request that never reached the engine: its claim goes."""
+        store = self.engine.store
+        if isinstance(store, OperatorRecords):
+            store.attributions.withdraw(self.session, action)
+
+    def pause(self, by: Actor | None = None, reason: str = "") -> None:
+        self.claim("pause", by, reason)
         self.engine.pause()
 
-    def resume(self) -> None:
+    def resume(self, by: Actor | None = None, reason: str = "") -> None:
+        self.claim("resume", by, reason)
         self.engine.resume()
 
-    def abort(self, reason: str) -> None:
+    def abort(self, reason: str, by: Actor | None = None) -> None:
+        self.claim("abort", by)
         self.engine.abort(reason)
 
-    def estop(self) -> float:
+    def estop(self, by: Actor | None = None, reason: str = "") -> float:
         """Emergency stop from any thread (also a signal handler); the latency in seconds."""
+        self.claim("estop", by, reason)
         return self.engine.estop()
+
+    def skip(self, point: int, reason: str, by: Actor | None = None,
+             timeout: float = 10.0) -> SkipRequest:
+        """Skip a pending point while paused (`operator_skip`), on the record; waits until the
+        run loop has handled it (`skipped`, else `problem` says why not)."""
+        request = SkipRequest(point, reason)
+        self.claim("skip", by)
+        self.engine.skip(request)
+        if not request.done.wait(timeout):
+            request.problem = "the run did not take the skip in time"
+        if not request.skipped:
+            self.withdraw("skip")
+        return request
 
     def soft_trigger(self) -> None:
         """Triggered mode: fire the next preloaded point (as the pedal does)."""
