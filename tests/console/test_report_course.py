@@ -20,6 +20,7 @@ HOME = f"/?token={TOKEN}"
 async def _open(user: User) -> None:
     await user.open(HOME)
     await until(lambda: station().inj is not None, what="the simulator to connect")
+    user.find(marker="operator").type("dr-page")  # Start needs the page's operator
 
 
 async def test_report_button_downloads_the_printable_report(user: User,
