@@ -109,6 +109,14 @@ def test_plan_check_imports_the_plan_and_nothing_it_does_not_need() -> None:
     assert [m for m in loaded if m.endswith("_cmd")] == ["mesodrive.cli.plan_cmd"]
 
 
+def test_records_commands_do_not_load_the_plan_package() -> None:
+    # `records course` lives in the records command; its name check must not drag the plan
+    # package (pydantic, numpy) into every `records` invocation.
+    loaded = _modules_after(["records", "--help"])
+    assert _heavy(loaded, "numpy", "pydantic", "matplotlib", "mesosim", "mesodrive.plan",
+                  "mesodrive.driver", "mesodrive.controller", "mesodrive.console") == []
+
+
 def test_the_summarys_duration_words_are_the_maps() -> None:
     from mesodrive.cli import pictures, plan_cmd
 

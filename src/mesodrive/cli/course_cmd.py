@@ -24,7 +24,6 @@ from rich.console import Console
 from mesodrive.cli import records_cmd
 from mesodrive.cli.exit_codes import ExitCode
 from mesodrive.cli.tables import Column, cell, print_table
-from mesodrive.plan.text import normalise_name
 from mesodrive.records.course import (
     TOO_EARLY,
     Course,
@@ -46,6 +45,9 @@ def register(action: Callable[[str, str], argparse.ArgumentParser]) -> None:
 
 def patient_ref(text: str) -> str:
     """The reference as a plan stores it (NFKC, single spaces); _InputError if not a name."""
+    # Here, not at the top: the plan package (pydantic, numpy) would slow every `records` command.
+    from mesodrive.plan.text import normalise_name
+
     try:
         value = normalise_name(text)
     except ValueError as exc:
