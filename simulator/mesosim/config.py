@@ -59,6 +59,11 @@ class SimConfig(BaseModel):
     nvm_journal: bool = True
     # Test fault: every boot_event is lost on the way (the host must notice reboots otherwise).
     lose_boot_event: bool = False
+    # Time-warped real time (realtime=1, speed K > 1): the host's silence is judged on the wall
+    # clock, i.e. the dead-man and the no-start-after-silence windows are K× longer in simulated
+    # time (see README "Real time"). True judges it in simulated time: K× stricter than the
+    # protocol asks of a real host.
+    warp_watchdogs_in_sim_time: bool = False
     # Non-volatile shot journal file (mesosim/nvm.py); "" = in memory (survives power cycles
     # of this simulator, not a restart of its process).
     nvm_path: str = ""

@@ -615,3 +615,27 @@ def test_arm_resets_nothing_of_other_sessions(armed: Any) -> None:
     h.step(1.0)
     assert [(e.session, e.index) for e in h.dev.executed_log] == [(7, 5), (8, 0)]
     assert h.status().last_index == 0
+
+
+# ---- the host's silence in time-warped real time (README "Real time") ---------------------
+@pytest.mark.parametrize("strict", [False, True])
+def test_warped_real_time_judges_the_hosts_silence_on_the_wall_clock(
+        make_host: Any, strict: bool) -> None:
+    """At speed 10 a host silent for 1 simulated second was silent 100 ms of wall time: within
+    the protocol's windows for a real host, so the device stays armed and the shot runs —
+    unless `warp_watchdogs_in_sim_time` asks for the strict reading (the protocol's windows in
+    simulated time), where the same silence is a LINK_LOST before the needle moves."""
+    h = make_host(realtime=True, speed=10.0, warp_watchdogs_in_sim_time=strict)
+    h.ready_armed()
+    h.send(h.shot(0, lead_s=0.9))  # due after 0.9 simulated s without a host frame
+    h.keepalive = False
+    h.step(1.0)
+    if strict:
+        assert not h.dev.executed_log
+        assert h.last(FaultEvent).code == Fault.LINK_LOST
+    else:
+        assert [e.index for e in h.dev.executed_log] == [0]
+        assert h.dev.state in (S.ARMED, S.FIRING)
+    h.step(4.0)  # > 2.5 s simulated after the host's last frame (an ack): 250 ms of wall time
+    assert h.last(FaultEvent).code == Fault.LINK_LOST
+    assert h.dev.state is S.FAULT

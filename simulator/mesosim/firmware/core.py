@@ -125,6 +125,14 @@ class FirmwareCore(ABC):
                 silence = int((self._now - self._last_rx) * 1000)
                 self._safe_state(Fault.LINK_LOST, silence)
 
+    def _host_silence_scale(self) -> float:
+        """How much longer the host-silence windows (dead-man, no start after silence) are in
+        simulated time: K in time-warped real time, where a host (which cannot be warped) is
+        judged on its own, the wall, clock; else 1 (README "Real time")."""
+        c = self.config
+        warped = c.realtime and c.speed > 1 and not c.warp_watchdogs_in_sim_time
+        return c.speed if warped else 1.0
+
     def _ticks(self) -> int:
         return self._clock.ticks(self._now)
 

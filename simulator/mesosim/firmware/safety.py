@@ -90,7 +90,7 @@ class Safety(FirmwareCore):
     def _silence_forbids_start(self) -> bool:
         """True (and safe state) if the host has been silent too long for a shot to start."""
         silence = self._now - self._last_rx
-        if silence > HEARTBEAT_S:
+        if silence > HEARTBEAT_S * self._host_silence_scale():
             # The host missed its heartbeat (§11): it may be frozen, so nothing new may start.
             # The dead-man would trip anyway; going safe now means no needle moves meanwhile.
             self._safe_state(Fault.LINK_LOST, round(silence * 1000))

@@ -111,7 +111,7 @@ class Timers(FirmwareCore):
             if late is not None:
                 c.append((late, self._on_late))
         if self._state in ARMED_STATES:
-            c.append((self._last_rx + DEADMAN_S, self._on_deadman))
+            c.append((self._last_rx + DEADMAN_S * self._host_silence_scale(), self._on_deadman))
             if self._telemetry_s > 0:
                 c.append((self._next_telemetry, self._on_telemetry))
         d = self._ep.link.next_deadline()
