@@ -1,10 +1,10 @@
 """`records show`: a session's header, what happened at each point, alarms and operator actions,
 for a session of any length.
 
-The points are read twice as a stream (`RecordStore.point_outcomes`), never held: the first
-pass counts the outcomes (the header says them) and measures the columns, the second prints
-the rows. Up to `RICH_ROWS` points the rows are kept from the first pass and printed by the
-rule of `cli.tables` (a rich table in a terminal that fits it); a longer table is always plain
+The points are read once as a stream (`RecordStore.point_outcomes`): that pass counts the
+outcomes (the header says them) and measures the columns; beyond `RICH_ROWS` the rows wait in
+a temporary file, not in memory, and are printed from it after the header. Up to `RICH_ROWS`
+points the rows are kept in memory and printed by the rule of `cli.tables` (a rich table in a terminal that fits it); a longer table is always plain
 aligned lines — exactly the lines `tables.plain_lines` would give for all the rows at once,
 with the last column wrapped in a terminal, or one block per point where even that is too
 narrow.
@@ -12,8 +12,10 @@ narrow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any
 
 from rich.console import Console
 
@@ -40,8 +42,10 @@ POINT_COLUMNS = [Column(name, right=True) for name in
 
 
 class _Measure:
-    """The first pass: outcome counts, column widths, the last column's longest text and word,
-    and (while there are at most RICH_ROWS) the rows themselves."""
+    """The one pass over the points: outcome counts, column widths, the last column's longest
+    text and word, and the rows themselves — in memory while there are at most RICH_ROWS, then
+    spooled to a temporary file (one JSON line each), so that a long session is read and
+    judged once and printed from the spool in constant memory."""
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.count = 0
@@ -49,6 +53,7 @@ class _Measure:
         self.widths = [len(c.name) for c in columns[:-1]]
         self.last_len = self.last_word = len(columns[-1].name)
         self.rows: list[list[str]] = []
+        self.spool: IO[str] | None = None
 
     def add(self, outcome: str, cells: list[str]) -> None:
         self.count += 1
@@ -56,16 +61,28 @@ class _Measure:
         self.widths = [max(w, len(c)) for w, c in zip(self.widths, cells, strict=False)]
         self.last_len = max(self.last_len, len(cells[-1]))
         self.last_word = max(self.last_word, *(len(w) for w in cells[-1].split()), 0)
-        if self.count <= RICH_ROWS:
+        if self.spool is not None:
+            self.spool.write(json.dumps(cells) + "\n")
+        elif self.count <= RICH_ROWS:
             self.rows.append(cells)
         else:
+            # closed by `spooled`, once the header is printed (deleted by the OS in any case)
+            self.spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            self.spool.writelines(json.dumps(row) + "\n" for row in [*self.rows, cells])
             self.rows.clear()
+
+    def spooled(self) -> Iterator[list[str]]:
+        """The rows of a long session, back from the spool (which is then closed)."""
+        assert self.spool is not None
+        with self.spool as spool:
+            spool.seek(0)
+            for line in spool:
+                yield json.loads(line)
 
 
 def print_session(console: Console, s: SessionView,
                   outcomes: Callable[[], Iterable[PointOutcome]]) -> None:
-    """`s`: a `SessionHeader` or `SessionDetail`; `outcomes()` streams its point outcomes (it
-    is called twice for a long session)."""
+    """`s`: a `SessionHeader` or `SessionDetail`; `outcomes()` streams its point outcomes."""
     summary = s.summary
     measure = _Measure(POINT_COLUMNS)
     for o in outcomes():
@@ -90,7 +107,7 @@ def print_session(console: Console, s: SessionView,
     if measure.count <= RICH_ROWS:
         print_table(console, POINT_COLUMNS, measure.rows, title=TITLE)
     else:  # a long session: plain lines whatever the output (a rich table costs seconds)
-        _stream_plain(console, measure, (point_cells(o) for o in outcomes()))
+        _stream_plain(console, measure, measure.spooled())
     alarms, actions = s.alarms, s.actions
     if alarms:
         print_table(console, [Column("time"), Column("code"), Column("detail", free=True)],

@@ -27,13 +27,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from mesodrive.records.models import (
     AlarmEntry,
     JournalEntry,
+    RawJournalEntry,
     SessionDetail,
     ShotRow,
     VerifyResult,
@@ -206,7 +207,8 @@ def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO,
 
 def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
                       shots: Iterable[tuple[ShotRow, str | None]],
-                      journal: Iterable[JournalEntry], out: TextIO, check: VerifyResult,
+                      journal: Iterable[JournalEntry | RawJournalEntry], out: TextIO,
+                      check: VerifyResult,
                       places: Places | None = None) -> None:
     """The JSON document of one session, written as `points`, `shots` and `journal` are read
     (its keys in the order `read_json` documents; one line per list entry)."""
@@ -222,9 +224,7 @@ def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
     _write_list(out, "shots", ({**row.to_body(), "recorded_at": ts} for row, ts in shots))
     _write_list(out, "alarms", (dataclasses.asdict(a) for a in s.alarms))
     _write_list(out, "actions", (dataclasses.asdict(a) for a in s.actions))
-    _write_list(out, "journal", ({"id": e.id, "ts": e.ts, "session": e.session, "kind": e.kind,
-                                  "body": e.body, "prev_hash": e.prev_hash, "hash": e.hash}
-                                 for e in journal))
+    _write_list(out, "journal", (_journal_line(e) for e in journal), render=str)
     # last: the head of the whole chain at export time
     out.write(f'  "chain": {_pretty(chain_status(check))}\n}}\n')
 
@@ -239,12 +239,23 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False).replace("\n", "\n  ")
 
 
-def _write_list(out: TextIO, key: str, items: Iterable[Any]) -> None:
+def _journal_line(e: JournalEntry | RawJournalEntry) -> str:
+    """A journal row as one line; a raw row's body goes in as the JSON text it is stored as."""
+    if isinstance(e, RawJournalEntry):
+        return (f'{{"id": {e.id}, "ts": {_line(e.ts)}, "session": {e.session}, '
+                f'"kind": {_line(e.kind)}, "body": {e.body_text}, '
+                f'"prev_hash": {_line(e.prev_hash)}, "hash": {_line(e.hash)}}}')
+    return _line({"id": e.id, "ts": e.ts, "session": e.session, "kind": e.kind,
+                  "body": e.body, "prev_hash": e.prev_hash, "hash": e.hash})
+
+
+def _write_list(out: TextIO, key: str, items: Iterable[Any],
+                render: Callable[[Any], str] = _line) -> None:
     out.write(f"  {_line(key)}: [")
     first = True
     for item in items:
         out.write("\n    " if first else ",\n    ")
-        out.write(_line(item))
+        out.write(render(item))
         first = False
     out.write("],\n" if first else "\n  ],\n")
 

@@ -160,6 +160,19 @@ class JournalEntry:
 
 
 @dataclass(frozen=True)
+class RawJournalEntry:
+    """One journal row with its body as the JSON text it is stored as (not parsed)."""
+
+    id: int
+    ts: str
+    session: int
+    kind: str
+    body_text: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
 class AlarmEntry:
     id: int
     ts: str

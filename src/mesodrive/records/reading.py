@@ -31,6 +31,7 @@ from mesodrive.records.models import (
     AlarmEntry,
     DamagedRecordsError,
     JournalEntry,
+    RawJournalEntry,
     SessionSummary,
     ShotRow,
     UnknownSessionError,
@@ -182,6 +183,22 @@ def journal_rows(open_conn: Callable[[], sqlite3.Connection], path: Path,
         for r in conn.execute("SELECT id, ts, session, kind, body, prev_hash, hash FROM journal "
                               "WHERE session = ? ORDER BY id", (session_id,)):
             yield JournalEntry(r[0], r[1], r[2], r[3], parse_body(path, r[0], r[4]), r[5], r[6])
+    except sqlite3.Error as exc:
+        raise DamagedRecordsError(f"{path}: the records file is damaged: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def raw_journal_rows(open_conn: Callable[[], sqlite3.Connection], path: Path,
+                     session_id: int) -> Iterator[RawJournalEntry]:
+    """`journal_rows` without parsing the bodies: for an export whose chain was verified just
+    before (which parsed every body), so that each is written as stored, not parsed and
+    serialised again (the bulk of a long session's JSON export)."""
+    conn = open_conn()
+    try:
+        for r in conn.execute("SELECT id, ts, session, kind, body, prev_hash, hash FROM journal "
+                              "WHERE session = ? ORDER BY id", (session_id,)):
+            yield RawJournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
     except sqlite3.Error as exc:
         raise DamagedRecordsError(f"{path}: the records file is damaged: {exc}") from exc
     finally:

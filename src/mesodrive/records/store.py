@@ -386,8 +386,12 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
                     raise self._db_error(exc) from exc
             export.write_csv_rows(session_id, keys, self.shots(session_id), out, check, places)
         else:
+            # A verified chain had every body parsed just now: write them as stored.
+            self._start_row(session_id)
+            journal = (reading.raw_journal_rows(self._stream_conn, self.path, session_id)
+                       if check.ok else self.journal_rows(session_id))
             export.write_json_stream(header, self.point_outcomes(header), self.shots(session_id),
-                                     self.journal_rows(session_id), out, check, places)
+                                     journal, out, check, places)
         return check
 
 
