@@ -40,7 +40,8 @@ def test_the_simulated_clock_runs_at_the_requested_speed() -> None:
         assert inj.clock is not None and abs(inj.clock.drift_ppm) < 2000
 
 
-def test_a_plan_completes_ten_times_faster_with_every_point_once(tmp_path: Path) -> None:
+def test_a_plan_completes_under_a_ten_times_warp_with_every_point_once(tmp_path: Path) -> None:
+    # No wall-time assertion (issue 13: none in unit tests); bench_warp.py measures the speed.
     path = write_plan(tmp_path)  # 9 points at 2 shots/s: ~4.5 simulated seconds
     with Injector.connect("sim://?seed=2&realtime=1&speed=10", timebase=Timebase(10)) as inj:
         assert inj.identity is not None
@@ -49,15 +50,12 @@ def test_a_plan_completes_ten_times_faster_with_every_point_once(tmp_path: Path)
         store = RecordStore(tmp_path / "r.db")
         session = store.start_session(plan_snapshot={}, plan_hash=vplan.plan_hash, product={},
                                       device={}, calibration={}, mode="auto")
-        t0 = time.monotonic()
         result = RunEngine(inj, vplan, store, session).run()
-        wall = time.monotonic() - t0
         from mesosim.transports import inner_device
 
         log = sim_port(inj).sim_call(lambda d: list(inner_device(d).executed_log))
         store.close()
     assert result.state is RunState.COMPLETED
-    assert wall < 3.0  # ~0.6 s expected; real time would need ~5 s
     assert sorted(e.index for e in log) == list(range(9))
 
 
