@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_run import write_plan
 
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunEngine
@@ -37,51 +38,11 @@ from mesodrive.driver.timebase import Timebase
 from mesodrive.plan import load_library, load_plan, validate_plan
 from mesodrive.records import RecordStore
 
-LIBRARY = """
-schema_version = 1
-[[products]]
-id = "bench"
-name = "benchmark saline"
-indication = "skin"
-depth_mm = { hard_min = 1.0, hard_max = 4.0 }
-volume_ul = { hard_min = 0.5, hard_max = 100 }
-flow_ul_s = { hard_min = 1, hard_max = 100 }
-speed_mm_s = { hard_min = 5, hard_max = 200 }
-session_volume_ul = { hard_min = 0, hard_max = 10000 }
-"""
-
-PLAN = """
-schema_version = 1
-patient_ref = "BENCH"
-library = "products.toml"
-product = "bench"
-indication = "skin"
-points_csv = "points.csv"
-mode = "auto"
-cadence_hz = 10
-[defaults]
-depth_mm = 1.0
-volume_ul = 0.5
-flow_ul_s = 100
-speed_mm_s = 200
-dwell_s = 0.0
-"""
-
 
 def carry_on(problem: Problem) -> Answer:
     """The operator's answer to every alarm: fix it and carry on (on a loaded machine a warped
     link can miss the device's dead-man; the benchmark counts the alarms, it does not stop)."""
     return Answer(Decision.RETRY, "benchmark: carry on", refill_ul=1000.0)
-
-
-def write_plan(folder: Path, points: int) -> Path:
-    (folder / "products.toml").write_text(LIBRARY)
-    (folder / "plan.toml").write_text(PLAN)
-    side = math.ceil(math.sqrt(points))  # a square grid within the plan rules (≤ 500 mm)
-    pitch = max(2.0, min(10.0, 490.0 / side))
-    (folder / "points.csv").write_text("x_mm,y_mm\n" + "".join(
-        f"{pitch * (i % side):.2f},{pitch * (i // side):.2f}\n" for i in range(points)))
-    return folder / "plan.toml"
 
 
 def serve(speed: float) -> tuple[subprocess.Popen[str], str]:
@@ -99,7 +60,8 @@ def serve(speed: float) -> tuple[subprocess.Popen[str], str]:
 
 def run(points: int, speed: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
-        plan = write_plan(Path(tmp), points)
+        write_plan(Path(tmp), points)  # the same plan as bench_run and bench_warp
+        plan = Path(tmp) / "plan.toml"
         sim, url = serve(speed)
         try:
             with Injector.connect(url, timebase=Timebase(speed)) as inj:
