@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mesodrive.console.runtime import station
 from mesodrive.console.station import Checklist, Station
 from mesodrive.controller.states import RunState
+
+if TYPE_CHECKING:
+    from nicegui.testing import User
 
 DONE = (RunState.COMPLETED, RunState.ABORTED, RunState.FAILED, RunState.ESTOPPED)
 
@@ -47,3 +51,12 @@ def actors(session: int) -> list[tuple[str, str | None, str]]:
     """(action, operator, reason) of every operator action of the session."""
     detail = station().service.store.session(session)
     return [(a.action, a.operator, a.reason) for a in detail.actions]
+
+
+async def open_console(user: User, home: str, operator: str | None = "dr-page") -> None:
+    """Open the console page, wait for the simulator, and name the page's operator (Start and
+    the other actions that carry a name need one; None leaves the page nameless)."""
+    await user.open(home)
+    await until(lambda: station().inj is not None, what="the simulator to connect")
+    if operator:
+        user.find(marker="operator").type(operator)

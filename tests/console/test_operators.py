@@ -32,16 +32,13 @@ from mesodrive.controller.states import RunState
 from mesodrive.driver.vocabulary import DeviceState
 from mesodrive.records import RecordStore
 from tests.console.conftest import PLANS, TOKEN
-from tests.console.helpers import DONE, actors, run_state, until
+from tests.console.helpers import DONE, actors, open_console, run_state, until
 
 HOME = f"/?token={TOKEN}"
 
 
 async def _open(user: User, operator: str | None) -> None:
-    await user.open(HOME)
-    await until(lambda: station().inj is not None, what="the simulator to connect")
-    if operator:
-        user.find(marker="operator").type(operator)
+    await open_console(user, HOME, operator)
 
 
 async def _start(user: User, plan: str) -> int:

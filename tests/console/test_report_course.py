@@ -11,16 +11,14 @@ from nicegui.testing import User
 
 from mesodrive.console.runtime import station
 from tests.console.conftest import PLANS, TOKEN
-from tests.console.helpers import DONE, actions, run_state, until
+from tests.console.helpers import DONE, actions, open_console, run_state, until
 from tests.reports.session import plan_file, treat
 
 HOME = f"/?token={TOKEN}"
 
 
 async def _open(user: User) -> None:
-    await user.open(HOME)
-    await until(lambda: station().inj is not None, what="the simulator to connect")
-    user.find(marker="operator").type("dr-page")  # Start needs the page's operator
+    await open_console(user, HOME)  # Start needs the page's operator
 
 
 async def test_report_button_downloads_the_printable_report(user: User,

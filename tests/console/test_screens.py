@@ -10,16 +10,13 @@ from nicegui.testing import User
 from mesodrive.console.runtime import station
 from mesodrive.controller.states import RunState
 from tests.console.conftest import TOKEN
-from tests.console.helpers import DONE, actions, actors, run_state, until
+from tests.console.helpers import DONE, actions, actors, open_console, run_state, until
 
 HOME = f"/?token={TOKEN}"
 
 
 async def _open(user: User, operator: str | None = "dr-page") -> None:
-    await user.open(HOME)
-    await until(lambda: station().inj is not None, what="the simulator to connect")
-    if operator:
-        user.find(marker="operator").type(operator)
+    await open_console(user, HOME, operator)
 
 
 async def _pick(user: User, name: str) -> None:
