@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -80,6 +81,7 @@ class Channel:
         # the e-stop path uses only it and the write lock, so it never waits behind the I/O
         # thread's handlers (which hold `lock` while they journal and update the ledger).
         self._waiters_lock = threading.Lock()
+        self._urgent: set[int] = set()  # tokens of e-stops awaiting their answer
         self._command_waiters: dict[int, deque[Waiter]] = {}
         self._token = 0
         self._last_tx = 0.0
@@ -163,7 +165,15 @@ class Channel:
                 continue
             now = self._tb.now()
             with self.lock:
-                for msg in self._endpoint.receive(data, now) if data else ():
+                msgs = self._endpoint.receive(data, now) if data else []
+                # An e-stop's answer goes before every handler of its batch (the device's fault
+                # and shot reports, which journal and update the ledger), and its caller gets
+                # the interpreter lock at once instead of after them.
+                if self._urgent:
+                    released = [self._release_query_waiter(m, now) for m in msgs]  # all of them
+                    if any(released):
+                        time.sleep(0)
+                for msg in msgs:
                     self._route(msg, now)
                 out = self._endpoint.poll(now)
                 if not out and now - self._last_tx >= HEARTBEAT_EVERY and self._heartbeat_due():
@@ -200,16 +210,7 @@ class Channel:
         if isinstance(msg, Undecodable):
             log.warning("undecodable frame from device: %s", msg.error)
             return
-        token = getattr(msg, "token", None)
-        if token is not None:
-            with self._waiters_lock:
-                entry = self._query_waiters.get(token)
-                if entry is not None and isinstance(msg, entry[0]):
-                    del self._query_waiters[token]
-                else:
-                    entry = None
-            if entry is not None:
-                entry[1].set(msg, now)
+        self._release_query_waiter(msg, now)
         if isinstance(msg, CommandReply):
             waiters = self._command_waiters.get(msg.command)
             if waiters:
@@ -219,6 +220,21 @@ class Channel:
         handler = self._handlers.get(type(msg))
         if handler is not None:
             handler(msg, now)
+
+    def _release_query_waiter(self, msg: Message | Undecodable, now: float) -> bool:
+        """Hand a query's answer to its waiter, if one waits; True if that was an urgent one."""
+        token = getattr(msg, "token", None)
+        if token is None:
+            return False
+        with self._waiters_lock:
+            entry = self._query_waiters.get(token)
+            if entry is None or not isinstance(msg, entry[0]):
+                return False
+            del self._query_waiters[token]
+            urgent = token in self._urgent
+            self._urgent.discard(token)
+        entry[1].set(msg, now)
+        return urgent
 
     def write(self, data: bytes) -> None:
         with self._write_lock:
@@ -325,9 +341,14 @@ class Channel:
     def forget_query(self, token: int) -> None:
         with self._waiters_lock:
             self._query_waiters.pop(token, None)
+            self._urgent.discard(token)
 
-    def expect(self, token: int, reply: type[Message]) -> Waiter:
+    def expect(self, token: int, reply: type[Message], *, urgent: bool = False) -> Waiter:
+        """A waiter for the `reply` carrying `token`. An urgent one (the e-stop's) is released
+        as soon as its frame is decoded, before the handlers of the frames that came with it."""
         waiter = Waiter()
         with self._waiters_lock:
             self._query_waiters[token] = (reply, waiter)
+            if urgent:
+                self._urgent.add(token)
         return waiter

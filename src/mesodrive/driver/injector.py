@@ -326,7 +326,7 @@ class Injector(ShotPath, DeviceReports, ClockKeeper):
             while self._tb.now() - t0 < timeout:
                 token = self.channel.next_token()
                 tokens.append(token)
-                waiter = self.channel.expect(token, StatusReply)
+                waiter = self.channel.expect(token, StatusReply, urgent=True)
                 self.channel.send_out_of_band(Estop(token))
                 if waiter.wait(self._tb.wall(ESTOP_RESEND)) and waiter.value is not None \
                         and waiter.value.state == DeviceState.ESTOPPED:
