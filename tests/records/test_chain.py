@@ -212,3 +212,30 @@ def _cleanup_base() -> Any:
     yield
     if _base is not None:
         shutil.rmtree(_base[0].parent, ignore_errors=True)
+
+
+# -- the hash material is exactly the JSON array the chain was defined with ------------------
+
+_json_values = st.one_of(st.text(), st.integers(-(2**63), 2**63), st.booleans(), st.none(),
+                         st.floats(allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=300)
+@given(prev=st.text(), row_id=_json_values, ts=st.text(), session=_json_values,
+       kind=st.one_of(st.text(), _json_values), body=st.one_of(st.text(), _json_values))
+def test_row_hash_material_is_the_json_array(prev: str, row_id: Any, ts: str, session: Any,
+                                             kind: Any, body: Any) -> None:
+    """The walk spells the array out for speed; it must hash the very bytes json.dumps gives,
+    for any text (quotes, control characters, surrogates, non-ASCII) and for the odd types a
+    damaged row may hold."""
+    import hashlib
+
+    material = json.dumps([prev, row_id, ts, session, kind, body], separators=(",", ":"),
+                          ensure_ascii=False)
+    expected = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        got = row_hash(prev, row_id, ts, session, kind, body)
+    except UnicodeEncodeError:  # a lone surrogate: neither spelling can be stored as UTF-8
+        assert any(isinstance(v, str) and not v.isascii() for v in (prev, ts, kind, body))
+        return
+    assert got == expected

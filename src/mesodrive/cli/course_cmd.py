@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     with records_cmd._open(args) as store:
         course = patient_course(store, patient)
         similar = similar_patients(store, patient) if not course.sessions else []
-        records_cmd._warn_unverified(store)
+        records_cmd._warn_unverified(store.verify)
     if not course.sessions:
         hint = f" (did you mean {', '.join(repr(cell(r)) for r in similar)}?)" if similar else ""
         raise records_cmd._InputError(f"no sessions for patient {cell(patient)!r} in "

@@ -214,10 +214,10 @@ def _anchor(args: argparse.Namespace) -> int:
     return code
 
 
-def _warn_unverified(store: RecordStore) -> None:
+def _warn_unverified(verify: Callable[[], VerifyResult]) -> None:
     """Warn (stderr) when what is about to be shown comes from a chain that does not verify."""
     try:
-        result = store.verify()
+        result = verify()
     except KeyRequiredError as exc:
         print(f"warning: not verified: {exc}", file=sys.stderr)
         return
@@ -244,7 +244,7 @@ _LIST_COLUMNS = [Column("id", right=True), Column("started UTC"), Column("status
 def _list(args: argparse.Namespace) -> int:
     with _open(args) as store:
         sessions = store.sessions()
-        _warn_unverified(store)
+        _warn_unverified(store.verify)
     console = _console()
     if not sessions:
         console.file.write(f"no sessions in {_t(store.path)}\n")
@@ -264,10 +264,10 @@ def _show(args: argparse.Namespace) -> int:
     map_path: Path | None = args.map
     if map_path is not None:
         return _show_with_map(args, map_path)
-    with _open(args) as store:
+    with _open(args) as store, store.verification() as check:  # verified beside the reading
         header = store.session_header(_session(args.session))
-        _warn_unverified(store)
-        print_session(_console(), header, lambda: store.point_outcomes(header))
+        print_session(_console(), header, lambda: store.point_outcomes(header),
+                      before_output=lambda: _warn_unverified(check.result))
     return EXIT_OK
 
 
@@ -283,7 +283,7 @@ def _show_with_map(args: argparse.Namespace, map_path: Path) -> int:
                           "(pip install matplotlib)") from None
     with _open(args) as store:
         detail = store.session(_session(args.session))
-        _warn_unverified(store)
+        _warn_unverified(store.verify)
     recorded = recorded_plan(detail)
     if not recorded.points:
         raise _InputError(f"session {detail.summary.id} has no recorded plan with point "
@@ -318,7 +318,7 @@ def _export(args: argparse.Namespace) -> int:
     out_path: Path | None = args.output
     if out_path is not None:
         _check_output(out_path, _db(args))
-    with _open(args) as store:
+    with _open(args) as store, store.verification() as verification:
         number = _session(args.session)
         header = store.session_header(number)
         places = stored_places(header.plan_snapshot)
@@ -331,7 +331,8 @@ def _export(args: argparse.Namespace) -> int:
             places = recorded.places()
 
         def write(out: Any) -> VerifyResult:
-            return store.export(number, args.format, out, places=places, header=header)
+            return store.export(number, args.format, out, places=places, header=header,
+                                verification=verification)
 
         if out_path is None:
             check = records_output.to_stdout(write)

@@ -12,7 +12,6 @@ narrow.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
@@ -30,6 +29,9 @@ from mesodrive.cli.tables import (
 )
 from mesodrive.records import PointOutcome, SessionView
 
+# Between a spooled row's cells: cells are shown text (`tables.cell`: control characters
+# escaped) and figures, so neither this nor a line break can be inside one.
+_SEP = "\x1f"
 RICH_ROWS = 300  # beyond this a rich table costs seconds; plain aligned lines cost nothing
 TITLE = "what happened at each point (mm, µL, kPa)"
 
@@ -62,13 +64,13 @@ class _Measure:
         self.last_len = max(self.last_len, len(cells[-1]))
         self.last_word = max(self.last_word, *(len(w) for w in cells[-1].split()), 0)
         if self.spool is not None:
-            self.spool.write(json.dumps(cells) + "\n")
+            self.spool.write(_SEP.join(cells) + "\n")
         elif self.count <= RICH_ROWS:
             self.rows.append(cells)
         else:
             # closed by `spooled`, once the header is printed (deleted by the OS in any case)
             self.spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-            self.spool.writelines(json.dumps(row) + "\n" for row in [*self.rows, cells])
+            self.spool.writelines(_SEP.join(row) + "\n" for row in [*self.rows, cells])
             self.rows.clear()
 
     def spooled(self) -> Iterator[list[str]]:
@@ -77,16 +79,19 @@ class _Measure:
         with self.spool as spool:
             spool.seek(0)
             for line in spool:
-                yield json.loads(line)
+                yield line[:-1].split(_SEP)
 
 
 def print_session(console: Console, s: SessionView,
-                  outcomes: Callable[[], Iterable[PointOutcome]]) -> None:
-    """`s`: a `SessionHeader` or `SessionDetail`; `outcomes()` streams its point outcomes."""
+                  outcomes: Callable[[], Iterable[PointOutcome]],
+                  before_output: Callable[[], None] = lambda: None) -> None:
+    """`s`: a `SessionHeader` or `SessionDetail`; `outcomes()` streams its point outcomes;
+    `before_output()` runs once they are read, before anything is printed."""
     summary = s.summary
     measure = _Measure(POINT_COLUMNS)
     for o in outcomes():
         measure.add(o.outcome, point_cells(o))
+    before_output()
     planned = "?" if summary.points_planned is None else str(summary.points_planned)
     header = [
         ("session", f"{summary.id} (device session {summary.device_session})"),
@@ -138,6 +143,12 @@ def _stream_plain(console: Console, measure: _Measure, rows: Iterable[list[str]]
                            + stacked_lines(POINT_COLUMNS, [row], width))
         return
     out.write(plain_lines(POINT_COLUMNS, [widest], width=width)[0] + "\n")
+    if width is None:  # nothing wraps: each line is its cells padded to the widths measured
+        pad = [str.rjust if c.right else str.ljust for c in POINT_COLUMNS[:-1]]
+        for row in rows:
+            lead = GAP.join(p(c, w) for p, c, w in zip(pad, row, measure.widths, strict=False))
+            out.write(f"{lead}{GAP}{row[-1]}".rstrip() + "\n")
+        return
     for row in rows:
         out.writelines(f"{line}\n" for line in
                        plain_lines(POINT_COLUMNS, [widest, row], header=False, width=width)[1:])

@@ -38,6 +38,8 @@ class Column:
 def cell(value: object) -> str:
     """Stored text as shown: control characters escaped, never interpreted."""
     text = "" if value is None else str(value)
+    if text.isprintable():  # the common case, in one C call
+        return text
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 

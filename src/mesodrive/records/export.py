@@ -29,6 +29,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote  # a str as _line spells it
 from typing import Any, Protocol, TextIO
 
 from mesodrive.records.models import (
@@ -125,10 +126,10 @@ def write_csv(detail: SessionDetail, out: TextIO, check: VerifyResult,
 
 
 def write_csv_rows(session: int, keys: Mapping[str, Collection[str]],
-                   shots: Iterable[tuple[ShotRow, str]], out: TextIO, check: VerifyResult,
+                   shots: Iterable[tuple[ShotRow, str]], out: TextIO, check: Check,
                    places: Places | None = None) -> None:
     """The CSV of one session: `keys` (`shot_keys`, or the same read in SQL) make the header;
-    each (latest row, its time) of `shots` is written as it comes."""
+    each (latest row, its time) of `shots` is written as it comes; `check` is asked for last."""
     groups = _columns(keys)
     header = _BASE_COLUMNS + [f"{g}.{k}" for g, ks in groups.items() for k in ks]
     writer = csv.writer(out)  # \r\n terminator (RFC 4180): a \r or \n in a field gets quoted
@@ -141,6 +142,7 @@ def write_csv_rows(session: int, keys: Mapping[str, Collection[str]],
             values = getattr(row, g) or {}
             line += [_cell(values.get(k)) for k in ks]
         writer.writerow(line)
+    check = _resolved(check)
     if check.ok:
         writer.writerow(["# chain head", check.head, "verified" + (" (keyed)" * check.keyed)])
     else:
@@ -208,10 +210,11 @@ def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO,
 def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
                       shots: Iterable[tuple[ShotRow, str | None]],
                       journal: Iterable[JournalEntry | RawJournalEntry], out: TextIO,
-                      check: VerifyResult,
+                      check: Check,
                       places: Places | None = None) -> None:
     """The JSON document of one session, written as `points`, `shots` and `journal` are read
-    (its keys in the order `read_json` documents; one line per list entry)."""
+    (its keys in the order `read_json` documents; one line per list entry); `check` is asked
+    for last."""
     head = (("format", EXPORT_FORMAT), ("version", EXPORT_VERSION),
             ("session", dataclasses.asdict(s.summary)), ("operator", s.operator))
     body = (("product", s.product), ("device", s.device), ("calibration", s.calibration),
@@ -226,12 +229,25 @@ def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
     _write_list(out, "actions", (dataclasses.asdict(a) for a in s.actions))
     _write_list(out, "journal", (_journal_line(e) for e in journal), render=str)
     # last: the head of the whole chain at export time
-    out.write(f'  "chain": {_pretty(chain_status(check))}\n}}\n')
+    out.write(f'  "chain": {_pretty(chain_status(_resolved(check)))}\n}}\n')
+
+
+# One encoder for every line: `json.dumps` with options builds a new one per call, which was a
+# tenth of a long session's export.
+_LINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
+# A verification's result, or a way to get it when it is needed (it may still be running).
+Check = VerifyResult | Callable[[], VerifyResult]
+
+
+def _resolved(check: Check) -> VerifyResult:
+    return check if isinstance(check, VerifyResult) else check()
 
 
 def _line(value: Any) -> str:
     """`value` as one line of JSON (the C encoder: fast)."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return _LINE.encode(value)
 
 
 def _pretty(value: Any) -> str:
@@ -239,12 +255,18 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False).replace("\n", "\n  ")
 
 
+def _string(value: Any) -> str:
+    """`_line` of a stored text field, the short way when it is the text it should be."""
+    return _quote(value) if type(value) is str else _line(value)
+
+
 def _journal_line(e: JournalEntry | RawJournalEntry) -> str:
     """A journal row as one line; a raw row's body goes in as the JSON text it is stored as."""
     if isinstance(e, RawJournalEntry):
-        return (f'{{"id": {e.id}, "ts": {_line(e.ts)}, "session": {e.session}, '
-                f'"kind": {_line(e.kind)}, "body": {e.body_text}, '
-                f'"prev_hash": {_line(e.prev_hash)}, "hash": {_line(e.hash)}}}')
+        q = _string
+        return (f'{{"id": {e.id}, "ts": {q(e.ts)}, "session": {e.session}, '
+                f'"kind": {q(e.kind)}, "body": {e.body_text}, '
+                f'"prev_hash": {q(e.prev_hash)}, "hash": {q(e.hash)}}}')
     return _line({"id": e.id, "ts": e.ts, "session": e.session, "kind": e.kind,
                   "body": e.body, "prev_hash": e.prev_hash, "hash": e.hash})
 

@@ -79,6 +79,13 @@ def damaged(path: Path, row_id: int, exc: Exception) -> DamagedRecordsError:
 def shot_totals(conn: sqlite3.Connection, session_id: int | None = None) -> dict[int, Totals]:
     """Per session: the points given, the volume counted as delivered and the uncertain shots,
     from the latest row of each shot — aggregated in SQL, no body parsed in Python."""
+    return {s: t for s, (t, _) in _totals(conn, session_id).items()}
+
+
+def _totals(conn: sqlite3.Connection,
+            session_id: int | None) -> dict[int, tuple[Totals, dict[str, int]]]:
+    """`shot_totals` and, per session, how many shots were given with each calibration profile
+    ("none" for shots without one, in the order first used): one pass over the latest rows."""
     where, params = ("", (KIND_SHOT,)) if session_id is None else \
         (" AND session = ?", (KIND_SHOT, session_id))
     rows = conn.execute(
@@ -88,28 +95,21 @@ def shot_totals(conn: sqlite3.Connection, session_id: int | None = None) -> dict
         " json_extract(j.body, '$.measured.delivered_ul'),"
         " json_extract(j.body, '$.requested.volume_ul'),"
         " json_extract(j.body, '$.measured.flags'),"
-        " json_extract(j.body, '$.measured.reached_depth_mm') "
-        "FROM s JOIN journal j ON j.id = s.last JOIN journal f ON f.id = s.first", params)
-    totals: dict[int, Totals] = {}
-    for session, point, state, measured_ul, requested_ul, flags, reached in rows:
-        points, volume, uncertain = totals.get(session, (set(), 0.0, 0))
+        " json_extract(j.body, '$.measured.reached_depth_mm'),"
+        " json_extract(j.body, '$.profile_id') "
+        "FROM s JOIN journal j ON j.id = s.last JOIN journal f ON f.id = s.first "
+        "ORDER BY j.id", params)
+    out: dict[int, tuple[Totals, dict[str, int]]] = {}
+    for session, point, state, measured_ul, requested_ul, flags, reached, pid in rows:
+        (points, volume, uncertain), profiles = out.get(session, ((set(), 0.0, 0), {}))
         measured = {"delivered_ul": measured_ul, "flags": flags, "reached_depth_mm": reached}
         if counts_delivered(state, measured):
             points.add(point)
-        totals[session] = (points, volume + delivered_volume(state, measured_ul, requested_ul),
-                           uncertain + (state == "uncertain"))
-    return totals
-
-
-def profile_counts(conn: sqlite3.Connection, session_id: int) -> dict[str, int]:
-    """How many shots of the session were given with each calibration profile (its latest
-    row per shot), counted in SQL; "none" for shots without one."""
-    rows = conn.execute(
-        "WITH s AS (SELECT max(id) AS last FROM journal WHERE kind = ? AND session = ? "
-        "GROUP BY json_extract(body, '$.index')) "
-        "SELECT json_extract(j.body, '$.profile_id'), count(*) FROM s "
-        "JOIN journal j ON j.id = s.last GROUP BY 1 ORDER BY min(j.id)", (KIND_SHOT, session_id))
-    return {"none" if pid is None else str(pid): int(n) for pid, n in rows}
+        key = "none" if pid is None else str(pid)
+        profiles[key] = profiles.get(key, 0) + 1
+        out[session] = ((points, volume + delivered_volume(state, measured_ul, requested_ul),
+                         uncertain + (state == "uncertain")), profiles)
+    return out
 
 
 def read_header(conn: sqlite3.Connection, path: Path, session_id: int) -> SessionHeader:
@@ -138,7 +138,7 @@ def read_header(conn: sqlite3.Connection, path: Path, session_id: int) -> Sessio
                 end = (ts, b)
         except _PARSE_ERRORS as exc:
             raise damaged(path, row_id, exc) from exc
-    totals = shot_totals(conn, session_id).get(session_id, (set(), 0.0, 0))
+    totals, profiles = _totals(conn, session_id).get(session_id, ((set(), 0.0, 0), {}))
     try:
         operator = body.get("operator")
         end_summary = end[1].get("summary") if end else None
@@ -148,7 +148,7 @@ def read_header(conn: sqlite3.Connection, path: Path, session_id: int) -> Sessio
             device=body.get("device") or {}, calibration=body.get("calibration") or {},
             operator=None if operator is None else str(operator),
             end_summary=end_summary, alarms=alarms, actions=actions,
-            shot_profiles=profile_counts(conn, session_id))
+            shot_profiles=profiles)
     except _PARSE_ERRORS as exc:
         raise damaged(path, start_id, exc) from exc
 

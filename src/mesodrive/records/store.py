@@ -11,6 +11,7 @@ cannot hold the records. A file that cannot be read back as mesodrive wrote it r
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from typing import Any, Literal, Self, TextIO
 
 from mesodrive.records import db, export, reading
 from mesodrive.records.anchor import Head, append_head
+from mesodrive.records.background import Verification
 from mesodrive.records.chain import canonical_json
 from mesodrive.records.keys import key_from_env, key_id
 from mesodrive.records.models import (
@@ -33,6 +35,7 @@ from mesodrive.records.models import (
     DamagedRecordsError,
     JournalEntry,
     KeyRequiredError,
+    RawJournalEntry,
     RecordsError,
     SessionDetail,
     SessionSummary,
@@ -324,6 +327,11 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
                 return VerifyResult(False, 0, None, f"the records file is damaged: {exc}")
             return verify_database(conn, self.path, self._key, expect)
 
+    def verification(self) -> Verification:
+        """`verify()`, computed beside the caller where a second core helps (`background`)."""
+        return Verification(self.verify, lambda: verify_database(
+            db.open_reader(self.path), self.path, self._key))
+
     @property
     def keyed(self) -> bool:
         """Does this store chain (and verify) with an HMAC key?"""
@@ -364,20 +372,26 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
             raise DamagedRecordsError(f"{self.path}: the records file is damaged: {exc}") from exc
 
     def export(self, session_id: int, fmt: Literal["csv", "json"], out: TextIO,
-               places: export.Places | None = None,
-               header: SessionHeader | None = None) -> VerifyResult:
+               places: export.Places | None = None, header: SessionHeader | None = None,
+               verification: Verification | None = None) -> VerifyResult:
         """Write one session, row by row as it is read; the export ends with the chain's head
         and whether it verified (returned too, so a front end can warn). `places`: each point's
         position and zone, which the caller reads from the plan (this layer does not);
-        `header`: the session's, if the caller has read it already."""
+        `header`: the session's, if the caller has read it already; `verification`: one the
+        caller started (`verification()`), asked for only when the export needs it."""
         if fmt not in ("csv", "json"):
             raise ValueError(f"unknown export format {fmt!r} (csv or json)")
         if header is None or header.summary.id != session_id:
             header = self.session_header(session_id)
-        try:
-            check = self.verify()
-        except KeyRequiredError as exc:
-            check = VerifyResult(False, 0, None, f"not verified: {exc}")
+        pending = verification or Verification(self.verify, self.verify, beside=False)
+
+        @functools.cache
+        def check() -> VerifyResult:
+            try:
+                return pending.result()
+            except KeyRequiredError as exc:
+                return VerifyResult(False, 0, None, f"not verified: {exc}")
+
         if fmt == "csv":
             with self._read_lock:
                 try:
@@ -386,13 +400,16 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
                     raise self._db_error(exc) from exc
             export.write_csv_rows(session_id, keys, self.shots(session_id), out, check, places)
         else:
-            # A verified chain had every body parsed just now: write them as stored.
             self._start_row(session_id)
-            journal = (reading.raw_journal_rows(self._stream_conn, self.path, session_id)
-                       if check.ok else self.journal_rows(session_id))
+
+            def journal() -> Iterator[JournalEntry | RawJournalEntry]:
+                # A verified chain had every body parsed: write them as stored.
+                yield from (reading.raw_journal_rows(self._stream_conn, self.path, session_id)
+                            if check().ok else self.journal_rows(session_id))
+
             export.write_json_stream(header, self.point_outcomes(header), self.shots(session_id),
-                                     journal, out, check, places)
-        return check
+                                     journal(), out, check, places)
+        return check()
 
 
 def _check_session_id(session_id: int) -> None:
