@@ -178,6 +178,7 @@ def test_a_failed_export_leaves_no_file(tmp_path: Path, capsys: pytest.CaptureFi
 
     conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
     conn.execute("DROP TRIGGER journal_no_update")
+    conn.execute("DROP INDEX journal_by_shot")  # it refuses a body that is not JSON
     conn.execute("UPDATE journal SET body = 'not json {' WHERE id = 100")  # a shot row
     conn.close()
     out = tmp_path / "out.csv"

@@ -203,18 +203,18 @@ def _point(o: PointOutcome, places: Places | None) -> dict[str, Any]:
 
 def write_json(detail: SessionDetail, journal: list[JournalEntry], out: TextIO,
                check: VerifyResult, places: Places | None = None) -> None:
-    shots = ((row, detail.shot_times.get(row.index)) for row in detail.shots)
+    shots = (shot_line(row, detail.shot_times.get(row.index)) for row in detail.shots)
     write_json_stream(detail, point_outcomes(detail), shots, journal, out, check, places)
 
 
 def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
-                      shots: Iterable[tuple[ShotRow, str | None]],
+                      shots: Iterable[str],
                       journal: Iterable[JournalEntry | RawJournalEntry], out: TextIO,
                       check: Check,
                       places: Places | None = None) -> None:
-    """The JSON document of one session, written as `points`, `shots` and `journal` are read
-    (its keys in the order `read_json` documents; one line per list entry); `check` is asked
-    for last."""
+    """The JSON document of one session, written as `points`, `shots` (each entry's JSON text:
+    `shot_line`, or the stored row's) and `journal` are read (its keys in the order `read_json`
+    documents; one line per list entry); `check` is asked for last."""
     head = (("format", EXPORT_FORMAT), ("version", EXPORT_VERSION),
             ("session", dataclasses.asdict(s.summary)), ("operator", s.operator))
     body = (("product", s.product), ("device", s.device), ("calibration", s.calibration),
@@ -224,7 +224,7 @@ def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
     out.write(f'  "plan_snapshot": {_line(s.plan_snapshot)},\n')
     out.writelines(f"  {_line(key)}: {_pretty(value)},\n" for key, value in body)
     _write_list(out, "points", (_point(o, places) for o in points))
-    _write_list(out, "shots", ({**row.to_body(), "recorded_at": ts} for row, ts in shots))
+    _write_list(out, "shots", shots, render=str)
     _write_list(out, "alarms", (dataclasses.asdict(a) for a in s.alarms))
     _write_list(out, "actions", (dataclasses.asdict(a) for a in s.actions))
     _write_list(out, "journal", (_journal_line(e) for e in journal), render=str)
@@ -248,6 +248,11 @@ def _resolved(check: Check) -> VerifyResult:
 def _line(value: Any) -> str:
     """`value` as one line of JSON (the C encoder: fast)."""
     return _LINE.encode(value)
+
+
+def shot_line(row: ShotRow, recorded_at: str | None) -> str:
+    """A shot's entry in the JSON export: its row and when that row was recorded."""
+    return _line({**row.to_body(), "recorded_at": recorded_at})
 
 
 def _pretty(value: Any) -> str:

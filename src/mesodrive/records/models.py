@@ -7,7 +7,7 @@ the driver's `Shot` snapshots onto `ShotRow`, so the journal format never follow
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Every state a shot row may be journalled in; the driver's ShotState values plus "skipped"
 # (the controller's: a point the operator skipped, never sent).
@@ -159,9 +159,9 @@ class JournalEntry:
     hash: str
 
 
-@dataclass(frozen=True)
-class RawJournalEntry:
-    """One journal row with its body as the JSON text it is stored as (not parsed)."""
+class RawJournalEntry(NamedTuple):
+    """One journal row with its body as the JSON text it is stored as (not parsed); a named
+    tuple, built straight from the cursor's row (a long session's export makes 30,000)."""
 
     id: int
     ts: str

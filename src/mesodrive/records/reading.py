@@ -15,9 +15,11 @@ things from the store meanwhile; a row that is not what mesodrive writes raises
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from json.encoder import encode_basestring as _quote
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,14 +46,17 @@ Totals = tuple[set[int], float, int]  # points given, volume counted as delivere
 _PARSE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
 
 # The latest row of each shot (by shot number) and the point of its first row.
-_LATEST = ("WITH s AS (SELECT max(id) AS last, min(id) AS first FROM journal "
-           "WHERE session = ? AND kind = ? GROUP BY json_extract(body, '$.index')) "
-           "SELECT j.id, j.ts, j.body, json_extract(f.body, '$.point') "
-           "FROM s JOIN journal j ON j.id = s.last JOIN journal f ON f.id = s.first ")
+# The latest row of each shot (by shot number) and the point of its first row.
+_LATEST_CTE = ("WITH s AS (SELECT max(id) AS last, min(id) AS first, "
+               "json_extract(body, '$.index') AS number FROM journal "
+               "WHERE session = ? AND kind = ? GROUP BY json_extract(body, '$.index')) ")
+_FROM = "FROM s JOIN journal j ON j.id = s.last JOIN journal f ON f.id = s.first "
+_LATEST = f"{_LATEST_CTE}SELECT j.id, j.ts, j.body, json_extract(f.body, '$.point') {_FROM}"
+_LATEST_RAW = (f"{_LATEST_CTE}SELECT j.id, j.ts, j.body, json_extract(f.body, '$.point'), "
+               f"json_extract(j.body, '$.point') {_FROM}")
 _POINT = ("CASE WHEN json_extract(f.body, '$.point') >= 0 THEN json_extract(f.body, '$.point') "
           "ELSE json_extract(j.body, '$.point') END")
-_ORDER = {"index": "ORDER BY json_extract(j.body, '$.index')",
-          "point": f"ORDER BY {_POINT}, json_extract(j.body, '$.index')"}
+_ORDER = {"index": "ORDER BY s.number", "point": f"ORDER BY {_POINT}, s.number"}
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,29 @@ def latest_shots(open_conn: Callable[[], sqlite3.Connection], path: Path, sessio
         conn.close()
 
 
+def raw_shot_entries(open_conn: Callable[[], sqlite3.Connection], path: Path,
+                     session_id: int) -> Iterator[str]:
+    """The latest row of each shot by shot number, as the JSON text it is stored as with its
+    time added (`"recorded_at"`): a JSON export's shot entries for a chain verified just
+    before (which parsed every body: each is a JSON object), not parsed and serialised again.
+    A row whose point is to come from the shot's first row (`latest_shots`) is rewritten."""
+    conn = open_conn()
+    try:
+        for row_id, ts, text, first_point, own_point in conn.execute(
+                _LATEST_RAW + _ORDER["index"], (session_id, KIND_SHOT)):
+            if isinstance(first_point, int) and first_point >= 0 and first_point != own_point:
+                body = parse_body(path, row_id, text)
+                body["point"] = first_point
+                text = json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False)
+            inner = str(text).rstrip()[:-1].rstrip()  # the object without its closing brace
+            yield f'{inner}{"" if inner.endswith("{") else ","}"recorded_at":{_quote(str(ts))}}}'
+    except sqlite3.Error as exc:
+        raise DamagedRecordsError(f"{path}: the records file is damaged: {exc}") from exc
+    finally:
+        conn.close()
+
+
 def journal_rows(open_conn: Callable[[], sqlite3.Connection], path: Path,
                  session_id: int) -> Iterator[JournalEntry]:
     """The session's journal rows in chain order, read as they are consumed."""
@@ -196,9 +224,9 @@ def raw_journal_rows(open_conn: Callable[[], sqlite3.Connection], path: Path,
     serialised again (the bulk of a long session's JSON export)."""
     conn = open_conn()
     try:
-        for r in conn.execute("SELECT id, ts, session, kind, body, prev_hash, hash FROM journal "
-                              "WHERE session = ? ORDER BY id", (session_id,)):
-            yield RawJournalEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+        cursor = conn.execute("SELECT id, ts, session, kind, body, prev_hash, hash FROM journal "
+                              "WHERE session = ? ORDER BY id", (session_id,))
+        yield from map(RawJournalEntry._make, cursor)
     except sqlite3.Error as exc:
         raise DamagedRecordsError(f"{path}: the records file is damaged: {exc}") from exc
     finally:

@@ -407,8 +407,14 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
                 yield from (reading.raw_journal_rows(self._stream_conn, self.path, session_id)
                             if check().ok else self.journal_rows(session_id))
 
-            export.write_json_stream(header, self.point_outcomes(header), self.shots(session_id),
-                                     journal(), out, check, places)
+            def shots() -> Iterator[str]:  # the same for the shots' latest rows
+                if check().ok:
+                    yield from reading.raw_shot_entries(self._stream_conn, self.path, session_id)
+                else:
+                    yield from (export.shot_line(r, t) for r, t in self.shots(session_id))
+
+            export.write_json_stream(header, self.point_outcomes(header), shots(), journal(),
+                                     out, check, places)
         return check()
 
 
