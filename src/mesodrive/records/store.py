@@ -11,7 +11,6 @@ cannot hold the records. A file that cannot be read back as mesodrive wrote it r
 
 from __future__ import annotations
 
-import functools
 import logging
 import sqlite3
 import threading
@@ -34,8 +33,6 @@ from mesodrive.records.models import (
     AlarmEntry,
     DamagedRecordsError,
     JournalEntry,
-    KeyRequiredError,
-    RawJournalEntry,
     RecordsError,
     SessionDetail,
     SessionSummary,
@@ -48,6 +45,7 @@ from mesodrive.records.outcomes import PointOutcome, counts_delivered, stream_po
 from mesodrive.records.paths import check_db_path, default_db_path
 from mesodrive.records.profiles import ProfileRecords
 from mesodrive.records.reading import SessionHeader
+from mesodrive.records.session_export import export_session
 from mesodrive.records.summary import parse_body, summarize
 from mesodrive.records.verify import verify_database
 from mesodrive.records.writer import JournalWriter, WriterStats
@@ -379,43 +377,15 @@ class RecordStore(ProfileRecords):  # + calibration profiles (records/profiles.p
         position and zone, which the caller reads from the plan (this layer does not);
         `header`: the session's, if the caller has read it already; `verification`: one the
         caller started (`verification()`), asked for only when the export needs it."""
-        if fmt not in ("csv", "json"):
-            raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-        if header is None or header.summary.id != session_id:
-            header = self.session_header(session_id)
-        pending = verification or Verification(self.verify, self.verify, beside=False)
+        return export_session(self, session_id, fmt, out, places, header, verification)
 
-        @functools.cache
-        def check() -> VerifyResult:
+    def shot_keys(self, session_id: int) -> dict[str, set[str]]:
+        """group -> the keys the latest rows of the session's shots have in it (CSV columns)."""
+        with self._read_lock:
             try:
-                return pending.result()
-            except KeyRequiredError as exc:
-                return VerifyResult(False, 0, None, f"not verified: {exc}")
-
-        if fmt == "csv":
-            with self._read_lock:
-                try:
-                    keys = reading.shot_keys(self._conn(), session_id)
-                except sqlite3.Error as exc:
-                    raise self._db_error(exc) from exc
-            export.write_csv_rows(session_id, keys, self.shots(session_id), out, check, places)
-        else:
-            self._start_row(session_id)
-
-            def journal() -> Iterator[JournalEntry | RawJournalEntry]:
-                # A verified chain had every body parsed: write them as stored.
-                yield from (reading.raw_journal_rows(self._stream_conn, self.path, session_id)
-                            if check().ok else self.journal_rows(session_id))
-
-            def shots() -> Iterator[str]:  # the same for the shots' latest rows
-                if check().ok:
-                    yield from reading.raw_shot_entries(self._stream_conn, self.path, session_id)
-                else:
-                    yield from (export.shot_line(r, t) for r, t in self.shots(session_id))
-
-            export.write_json_stream(header, self.point_outcomes(header), shots(), journal(),
-                                     out, check, places)
-        return check()
+                return reading.shot_keys(self._conn(), session_id)
+            except sqlite3.Error as exc:
+                raise self._db_error(exc) from exc
 
 
 def _check_session_id(session_id: int) -> None:
