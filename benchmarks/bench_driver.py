@@ -50,6 +50,7 @@ from typing import Any
 from mesosim.config import SimConfig
 from mesosim.transports import build_device, inner_device
 from mesosim.transports.pty_server import PtyServer
+from mesosim.transports.runner import dedicate_process_to_device
 
 from mesodrive.controller.run_gc import no_full_collections
 from mesodrive.driver.errors import DriverError
@@ -111,6 +112,7 @@ def serve_device(seed: int, conn: Connection) -> None:  # pragma: no cover - chi
         priority = "SCHED_FIFO"
     except (AttributeError, OSError):
         priority = "normal"
+    dedicate_process_to_device()  # frames stamped on arrival, as a UART interrupt would
     server = PtyServer(build_device(_config(seed))).start()
     runner = server.runner
     try:

@@ -45,6 +45,7 @@ from pathlib import Path
 from mesosim.config import SimConfig
 from mesosim.transports import build_device, inner_device
 from mesosim.transports.pty_server import PtyServer
+from mesosim.transports.runner import dedicate_process_to_device
 
 from mesodrive.controller.device_limits import device_limits
 from mesodrive.controller.engine import RunEngine
@@ -158,6 +159,7 @@ def serve_sim(seed: int, conn: Connection) -> None:  # pragma: no cover - child 
         priority = "SCHED_FIFO"
     except (AttributeError, OSError):
         priority = "normal"
+    dedicate_process_to_device()  # frames stamped on arrival, as a UART interrupt would
     server = PtyServer(build_device(SimConfig(seed=seed, realtime=True))).start()
     try:
         conn.send((server.path, priority))

@@ -73,11 +73,32 @@ class _SwitchInterval:
             else:
                 sys.setswitchinterval(self._saved)
 
+    def lower_base(self, interval: float) -> None:
+        """The process's own interval, from which warped runners scale down: at most this."""
+        with self._lock:
+            if self._speeds:
+                self._saved = min(self._saved, interval)
+                self._apply()
+            else:
+                sys.setswitchinterval(min(sys.getswitchinterval(), interval))
+
     def _apply(self) -> None:
         sys.setswitchinterval(min(self._saved, DEFAULT_SWITCH_INTERVAL / max(self._speeds)))
 
 
 SWITCH_INTERVAL = _SwitchInterval()
+
+# In a process that only serves the simulated device (`mesodrive sim`, a benchmark's device
+# process), a host frame's arrival is stamped by the I/O thread once it holds the interpreter
+# lock, which the runner may otherwise keep for the default 5 ms while it simulates: a frame
+# would look up to 5 ms late to the device (an e-stop latched late, a heartbeat missed). A
+# firmware's UART interrupt does not wait for its main loop; this short interval stands for it.
+DEVICE_PROCESS_SWITCH_INTERVAL = 0.0002
+
+
+def dedicate_process_to_device() -> None:
+    """Call in a process that serves the simulated device and nothing else (see above)."""
+    SWITCH_INTERVAL.lower_base(DEVICE_PROCESS_SWITCH_INTERVAL)
 
 
 class SimulatorError(RuntimeError):

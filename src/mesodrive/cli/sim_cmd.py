@@ -215,6 +215,9 @@ def run(args: argparse.Namespace) -> int:
     rig: Any = None
     try:
         from mesosim.rig import CalibrationRig
+        from mesosim.transports.runner import dedicate_process_to_device
+
+        dedicate_process_to_device()  # this process is the device: frames are stamped at once
 
         want_balance = bool(getattr(args, "balance_pty", False))
         want_gauge = bool(getattr(args, "gauge_pty", False))
