@@ -6,9 +6,10 @@ accepted and done row per shot, and a plan snapshot holding every point, as `run
 then runs each command as a user does — a fresh `python -m mesodrive` process, output to
 /dev/null — and reports per command and size:
 
-- wall time (median and max of --runs), the process's CPU time (user + system) and its peak
-  RSS (VmHWM, read by the process itself as it exits), with the load average: issue 13's
-  target is under 1 s at 10,000 shots;
+- wall time (median and max of --runs), the process's CPU time (user + system, with that of
+  the child that verifies the chain beside the reading on a machine with two cores or more:
+  `records.background`) and its peak RSS (VmHWM, read by the process itself as it exits; the
+  child's is its own), with the load average: issue 13's target is under 1 s at 10,000 shots;
 - the Python heap's peak while the command's work runs in-process (tracemalloc), and the part
   of it that is the session's header alone (its plan snapshot: one row holding every point,
   read whole). Streaming means no Python object per row is kept: what grows beyond the header
