@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import socket
 from typing import Any
 
 import serial
@@ -59,6 +60,19 @@ def pyserial_schemes() -> set[str]:
     return found
 
 
+def _no_delay(port: Any) -> None:
+    """Over TCP (pyserial's `socket://`), send each frame at once: with Nagle's algorithm a
+    small write waits for the acknowledgement of the one before it, which the other end may
+    delay by up to 40 ms — an e-stop frame written just after a heartbeat would wait that long.
+    (pyserial keeps its socket as `_socket` and does not set this itself.)"""
+    sock = getattr(port, "_socket", None)
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
 class SerialTransport(Transport):
     """A pyserial port as a `Transport`. `port_class`, if given, is the pyserial port class
     to open `url` with (as `serial.serial_for_url` would after finding that class)."""
@@ -77,6 +91,7 @@ class SerialTransport(Transport):
         except (serial.SerialException, ValueError, OSError) as exc:
             raise TransportError(f"cannot open {url!r}: {exc}") from None
         self._port = port
+        _no_delay(port)
         try:  # raw: no flow control, nothing buffered from before we opened
             port.reset_input_buffer()
         except (serial.SerialException, OSError, NotImplementedError):
