@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 
-from mesodrive.controller.recovery import Answer, Decision, ProblemKind, ScriptedPolicy
+from mesodrive.controller.recovery import Answer, Decision, Problem, ProblemKind, ScriptedPolicy
 from mesodrive.controller.states import RunState
 from mesodrive.protocol.messages import DeviceState
 from tests.controller.conftest import Run
@@ -241,3 +242,27 @@ def test_time_left_after_a_pause_is_the_points_left_at_the_plans_pace(make_run) 
     etas = [p.eta_s for p in seen if p.eta_s is not None]
     assert all(later <= earlier + 1e-9 for earlier, later in itertools.pairwise(etas))
     assert before <= 9 * period and all(e / period == round(e / period) for e in etas)
+
+
+def test_a_refusal_from_before_a_recovery_is_not_asked_about_after_it(make_run) -> None:  # type: ignore[no-untyped-def]
+    """A shot queued while the device was going safe is refused (FAULT_ACTIVE) and collected
+    before the engine notices the fault: once the fault is answered and the device re-armed,
+    that refusal is the fault's, not a new problem (it raised a second alarm, seen as a rare
+    failure of the SIGSTOP test). Here the refusal is collected while the fault is asked about."""
+    held: dict[str, Any] = {}
+    asked: list[Problem] = []
+
+    def policy(problem: Problem) -> Answer:
+        asked.append(problem)
+        if len(asked) > 1:
+            return Answer(Decision.ABORT, "a second alarm")
+        engine = held["run"].engine
+        engine._rejection = (engine.book.next_point(), "FAULT_ACTIVE")  # as _collect would
+        return Answer(Decision.RETRY, "line flushed")
+
+    run = held["run"] = make_run("seed=3&faults=occlusion@3", policy=policy)
+    run.start()
+    assert run.join() is RunState.COMPLETED
+    assert [p.kind for p in asked] == [ProblemKind.OCCLUSION]
+    assert sorted(_each_point_at_most_once(run)) == sorted(p.point for p in run.plan.points)
+    _records_match_truth(run)

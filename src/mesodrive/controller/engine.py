@@ -316,6 +316,11 @@ class RunEngine:
             return
         self._alarms.carry_out(problem, answer, self._settle_inflight)
         self._arm()
+        # A shot refused before the re-arm was refused by the device as it was then (faulted,
+        # link lost: FAULT_ACTIVE); its point is still open and is scheduled again, and a
+        # refusal that still holds will come again. Asking about it now would be a second
+        # alarm for the problem just answered.
+        self._rejection = None
         self._alarm = None
         self._go(S.RUNNING)
 
