@@ -59,6 +59,8 @@ class PointPlace:
 
 
 Places = Mapping[int, PointPlace]  # point number -> place
+# A verification's result, or a way to get it when it is needed (it may still be running).
+Check = VerifyResult | Callable[[], VerifyResult]
 
 
 class SessionView(SessionFacts, Protocol):
@@ -235,10 +237,6 @@ def write_json_stream(s: SessionView, points: Iterable[PointOutcome],
 # One encoder for every line: `json.dumps` with options builds a new one per call, which was a
 # tenth of a long session's export.
 _LINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-
-
-# A verification's result, or a way to get it when it is needed (it may still be running).
-Check = VerifyResult | Callable[[], VerifyResult]
 
 
 def _resolved(check: Check) -> VerifyResult:

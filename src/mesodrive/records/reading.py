@@ -15,7 +15,6 @@ things from the store meanwhile; a row that is not what mesodrive writes raises
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from json.encoder import encode_basestring as _quote
 from pathlib import Path
 from typing import Any, Literal
 
+from mesodrive.records.chain import canonical_json
 from mesodrive.records.models import (
     KIND_ACTION,
     KIND_ALARM,
@@ -193,8 +193,7 @@ def raw_shot_entries(open_conn: Callable[[], sqlite3.Connection], path: Path,
             if isinstance(first_point, int) and first_point >= 0 and first_point != own_point:
                 body = parse_body(path, row_id, text)
                 body["point"] = first_point
-                text = json.dumps(body, sort_keys=True, separators=(",", ":"),
-                                  ensure_ascii=False)
+                text = canonical_json(body)  # as the store writes a body
             inner = str(text).rstrip()[:-1].rstrip()  # the object without its closing brace
             yield f'{inner}{"" if inner.endswith("{") else ","}"recorded_at":{_quote(str(ts))}}}'
     except sqlite3.Error as exc:
