@@ -108,9 +108,9 @@ def test_huge_csv_coordinates_are_refused(tmp_path: Path) -> None:
 def test_duplicate_grid_positions_after_rounding_are_refused() -> None:
     from mesodrive.plan.positions import duplicate_positions
 
-    xy = np.array([[0.0, 0.0], [10.0, 0.0], [10.0000001, 0.0], [20.0, 0.0]])
+    xy = [(0.0, 0.0), (10.0, 0.0), (10.0000001, 0.0), (20.0, 0.0)]
     assert duplicate_positions(xy) == [(2, 1)]  # index 2 repeats index 1 at µm resolution
-    assert duplicate_positions(np.array([[0.0, 0.0], [2.0, 0.0]])) == []
+    assert duplicate_positions([(0.0, 0.0), (2.0, 0.0)]) == []
 
 
 @settings(max_examples=60, deadline=None)
@@ -127,8 +127,8 @@ def test_grid_generation_never_produces_duplicates(
     from mesodrive.plan.positions import duplicate_positions
 
     area = Rectangle(kind="rectangle", origin_mm=(cx, cy), size_mm=(w, h))
-    xy = generate_grid(area, pattern, spacing, ordering)
-    assert duplicate_positions(xy) == []
+    xy = np.asarray(generate_grid(area, pattern, spacing, ordering))
+    assert duplicate_positions(generate_grid(area, pattern, spacing, ordering)) == []
     if len(xy) > 1:  # and neighbours are a full spacing apart
         d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         np.fill_diagonal(d, np.inf)

@@ -83,12 +83,12 @@ def _frame(points: Sequence[PlannedPoint], area: Area | None, zones: Iterable[Zo
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 7.5))
     if area is not None:
-        out = area.outline()
-        ax.plot(out[:, 0], out[:, 1], "-", color="black", lw=1.2, label="area")
+        xs, ys = zip(*area.outline(), strict=True)
+        ax.plot(xs, ys, "-", color="black", lw=1.2, label="area")
     for zone in zones:
-        out = zone.shape.outline()
-        ax.plot(out[:, 0], out[:, 1], "--", lw=1.0, color="tab:orange")
-        ax.annotate(text(zone.name), (float(out[:, 0].mean()), float(out[:, 1].max())),
+        xs, ys = zip(*zone.shape.outline(), strict=True)
+        ax.plot(xs, ys, "--", lw=1.0, color="tab:orange")
+        ax.annotate(text(zone.name), (sum(xs) / len(xs), max(ys)),
                     ha="center", va="bottom", fontsize=8, color="tab:orange")
     ax.plot([p.x_mm for p in points], [p.y_mm for p in points], "-", color="0.8", lw=0.8,
             zorder=1, label="order")

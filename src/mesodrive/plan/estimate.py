@@ -19,8 +19,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from mesodrive.plan.device import DeviceLimits
 from mesodrive.plan.points import PlannedPoint
 
@@ -82,20 +80,19 @@ def estimate(
 ) -> Estimate:
     """Estimate a session. Points must have positive flow and speed (validate first)."""
     points = tuple(points)
-    with np.errstate(over="ignore"):  # absurd volumes sum to inf: validation refuses them
-        total = float(np.sum([p.volume_ul for p in points])) if points else 0.0
+    total = sum((p.volume_ul for p in points), 0.0)  # absurd ones sum to inf: validation refuses them
     refills = len(plan_refills(points, refill_ul or device.syringe_ul))
     if not points:
         return Estimate(0.0, 0.0, cadence_hz if mode == "auto" else None, 0.0, 0.0, 0)
-    shots = np.array([shot_time(p, device) for p in points])
-    slowest = float(shots.max())
+    shots = [shot_time(p, device) for p in points]
+    slowest = max(shots)
     achievable = 1.0 / (slowest + SHOT_GAP_S)
     if mode == "auto":
         period = 1.0 / (cadence_hz if cadence_hz else achievable)
-        duration = (len(points) - 1) * period + float(shots[-1])
+        duration = (len(points) - 1) * period + shots[-1]
     else:
         cadence_hz = None
-        duration = float(shots.sum()) + (len(points) - 1) * REPOSITION_S
+        duration = sum(shots) + (len(points) - 1) * REPOSITION_S
     return Estimate(
         per_shot_s=slowest,
         achievable_cadence_hz=achievable,

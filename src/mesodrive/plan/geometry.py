@@ -2,20 +2,29 @@
 the checks that make a shape usable (a simple, non-degenerate polygon of sane size).
 
 Containment is a closed set (points on the boundary are inside, within ``EPS_MM``) so that a
-grid line lying exactly on a rectangle's edge behaves the same on every platform.
+grid line lying exactly on a rectangle's edge behaves the same on every platform. It is asked
+row by row (points of equal y), the way a grid is laid out: a polygon then meets each edge only
+in the rows the edge spans (`polygon_edges`).
 """
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Annotated, Literal, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import Field, Strict
 
 from mesodrive.plan.base import PosVec2, StrictModel, Vec2
 from mesodrive.plan.issues import fmt
+from mesodrive.plan.polygon_edges import (
+    Point,
+    Row,
+    collinear,
+    first_self_intersection,
+    rows_inside,
+)
 
 EPS_MM = 1e-9  # boundary tolerance: far below any mechanical resolution (µm)
 # Largest extent of an area or zone. Anything larger is a units mistake (cm typed as mm,
@@ -27,9 +36,6 @@ AREA_MAX_MM = 500.0
 COORD_MAX_MM = 10_000.0
 MAX_VERTICES = 1000
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-
 
 class ShapeProblem(NamedTuple):
     field: str  # relative to the shape, e.g. "vertices_mm[3]"
@@ -38,7 +44,30 @@ class ShapeProblem(NamedTuple):
     message: str
 
 
-class Rectangle(StrictModel):
+class _Shape(StrictModel):
+    """What every shape answers: containment of rows of points, or of any points."""
+
+    @abstractmethod
+    def rows_inside(self, rows: Sequence[Row]) -> list[list[bool]]:
+        """Per row (ascending y), per x (ascending): is the point in the closed shape?"""
+
+    def contains(self, points: Sequence[Point]) -> list[bool]:
+        """Per point, in the given order: is it in the closed shape?"""
+        by_y: dict[float, list[int]] = {}
+        for k, (_, y) in enumerate(points):
+            by_y.setdefault(y, []).append(k)
+        ys = sorted(by_y)
+        for y in ys:
+            by_y[y].sort(key=lambda k: points[k][0])
+        rows = [(y, [points[k][0] for k in by_y[y]]) for y in ys]
+        out = [False] * len(points)
+        for y, inside in zip(ys, self.rows_inside(rows), strict=True):
+            for k, ok in zip(by_y[y], inside, strict=True):
+                out[k] = ok
+        return out
+
+
+class Rectangle(_Shape):
     kind: Literal["rectangle"]
     origin_mm: Vec2  # lower-left corner (x, y)
     size_mm: PosVec2  # (width, height)
@@ -48,13 +77,15 @@ class Rectangle(StrictModel):
         w, h = self.size_mm
         return x, y, x + w, y + h
 
-    def contains(self, x: FloatArray, y: FloatArray) -> BoolArray:
+    def rows_inside(self, rows: Sequence[Row]) -> list[list[bool]]:
         x0, y0, x1, y1 = self.bounds()
-        return (x >= x0 - EPS_MM) & (x <= x1 + EPS_MM) & (y >= y0 - EPS_MM) & (y <= y1 + EPS_MM)
+        lo, hi = x0 - EPS_MM, x1 + EPS_MM
+        return [[lo <= x <= hi for x in xs] if y0 - EPS_MM <= y <= y1 + EPS_MM
+                else [False] * len(xs) for y, xs in rows]
 
-    def outline(self) -> FloatArray:
+    def outline(self) -> list[Point]:
         x0, y0, x1, y1 = self.bounds()
-        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=float)
+        return [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
 
     def problems(self) -> list[ShapeProblem]:
         return _size_problems(self, "size_mm", "origin_mm")
@@ -64,7 +95,7 @@ class Rectangle(StrictModel):
         return f"rectangle {fmt(w)}×{fmt(h)} mm"
 
 
-class Ellipse(StrictModel):
+class Ellipse(_Shape):
     kind: Literal["ellipse"]
     center_mm: Vec2
     radii_mm: PosVec2  # semi-axes along x and y
@@ -73,17 +104,22 @@ class Ellipse(StrictModel):
         (cx, cy), (rx, ry) = self.center_mm, self.radii_mm
         return cx - rx, cy - ry, cx + rx, cy + ry
 
-    def contains(self, x: FloatArray, y: FloatArray) -> BoolArray:
+    def rows_inside(self, rows: Sequence[Row]) -> list[list[bool]]:
         (cx, cy), (rx, ry) = self.center_mm, self.radii_mm
-        with np.errstate(over="ignore"):  # far outside a tiny ellipse: inf, correctly outside
-            r2: FloatArray = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2
-        # The tolerance is relative here: EPS_MM over the smaller radius.
-        return r2 <= 1.0 + 2 * EPS_MM / min(rx, ry)
+        # The tolerance is relative here: EPS_MM over the smaller radius. Products, not **:
+        # far outside a tiny ellipse they overflow to inf (correctly outside), never raise.
+        limit = 1.0 + 2 * EPS_MM / min(rx, ry)
+        out = []
+        for y, xs in rows:
+            v = (y - cy) / ry
+            vv = v * v
+            out.append([((x - cx) / rx) * ((x - cx) / rx) + vv <= limit for x in xs])
+        return out
 
-    def outline(self, n: int = 256) -> FloatArray:
+    def outline(self, n: int = 256) -> list[Point]:
         (cx, cy), (rx, ry) = self.center_mm, self.radii_mm
-        t = np.linspace(0.0, 2 * math.pi, n + 1)
-        return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
+        return [(cx + rx * math.cos(2 * math.pi * k / n), cy + ry * math.sin(2 * math.pi * k / n))
+                for k in range(n)] + [(cx + rx, cy)]
 
     def problems(self) -> list[ShapeProblem]:
         return _size_problems(self, "radii_mm", "center_mm")
@@ -93,68 +129,47 @@ class Ellipse(StrictModel):
         return f"ellipse {fmt(2 * rx)}×{fmt(2 * ry)} mm"
 
 
-class Polygon(StrictModel):
+class Polygon(_Shape):
     kind: Literal["polygon"]
     # Vertices in order (either orientation); the closing edge back to the first is implied.
     vertices_mm: Annotated[
         tuple[Vec2, ...], Strict(False), Field(min_length=3, max_length=MAX_VERTICES)
     ]
 
-    def _v(self) -> FloatArray:
-        return np.asarray(self.vertices_mm, dtype=float)
-
     def bounds(self) -> tuple[float, float, float, float]:
-        v = self._v()
-        return float(v[:, 0].min()), float(v[:, 1].min()), float(v[:, 0].max()), float(v[:, 1].max())
+        xs = [x for x, _ in self.vertices_mm]
+        ys = [y for _, y in self.vertices_mm]
+        return min(xs), min(ys), max(xs), max(ys)
 
-    def signed_area(self) -> float:
-        v = self._v()
-        x, y = v[:, 0], v[:, 1]
-        return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    def rows_inside(self, rows: Sequence[Row]) -> list[list[bool]]:
+        return rows_inside(self.vertices_mm, rows, EPS_MM)
 
-    def contains(self, x: FloatArray, y: FloatArray) -> BoolArray:
-        """Even-odd ray casting (equal to the winding rule for a simple polygon), plus points
-        within EPS_MM of an edge, which ray casting classifies arbitrarily."""
-        v = self._v()
-        inside = np.zeros(np.shape(x), dtype=bool)
-        near = np.zeros(np.shape(x), dtype=bool)
-        for (x1, y1), (x2, y2) in zip(v, np.roll(v, -1, axis=0)):
-            crosses = (y1 > y) != (y2 > y)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-            inside ^= crosses & (x < x_at)
-            near |= _dist_to_segment(x, y, x1, y1, x2, y2) <= EPS_MM
-        result: BoolArray = inside | near
-        return result
-
-    def outline(self) -> FloatArray:
-        v = self._v()
-        return np.vstack([v, v[:1]])
+    def outline(self) -> list[Point]:
+        return [*self.vertices_mm, self.vertices_mm[0]]
 
     def problems(self) -> list[ShapeProblem]:
         out = _size_problems(self, "vertices_mm", "vertices_mm")
         if out:  # the checks below square coordinates: they need sane magnitudes
             return out
-        v = self._v()
+        v = self.vertices_mm
         n = len(v)
         x0, y0, x1, y1 = self.bounds()
         scale2 = max((x1 - x0) ** 2 + (y1 - y0) ** 2, 1e-12)
         for i in range(n):
-            if np.allclose(v[i], v[i - 1], rtol=0.0, atol=EPS_MM):
+            (xa, ya), (xb, yb) = v[i], v[i - 1]
+            if abs(xa - xb) <= EPS_MM and abs(ya - yb) <= EPS_MM:
                 out.append(ShapeProblem(
-                    f"vertices_mm[{i}]", tuple(self.vertices_mm[i]), "distinct consecutive vertices",
+                    f"vertices_mm[{i}]", tuple(v[i]), "distinct consecutive vertices",
                     f"repeats vertex {(i - 1) % n}: the polygon is degenerate",
                 ))
         if out:
             return out
         # All vertices on one line. (Zero signed area alone is not enough: a bow-tie's two
         # lobes cancel out; that one is reported as a crossing below.)
-        d = v - v[0]
-        far = d[np.argmax(np.hypot(d[:, 0], d[:, 1]))]
-        if np.all(np.abs(d[:, 0] * far[1] - d[:, 1] * far[0]) <= 1e-9 * scale2):
+        if collinear(v, 1e-9 * scale2):
             return [ShapeProblem("vertices_mm", f"{n} vertices", "a non-zero area",
                                  "the polygon is degenerate (its vertices are collinear)")]
-        crossing = _first_self_intersection(v, 1e-12 * scale2)
+        crossing = first_self_intersection(v, 1e-12 * scale2, EPS_MM)
         if crossing is not None:
             i, j = crossing
             out.append(ShapeProblem(
@@ -188,62 +203,3 @@ def _size_problems(
                              f"|x|, |y| <= {fmt(COORD_MAX_MM)} mm",
                              "the shape lies too far from the map's origin (are the units mm?)")]
     return []
-
-
-def _dist_to_segment(
-    x: FloatArray, y: FloatArray, x1: float, y1: float, x2: float, y2: float
-) -> FloatArray:
-    dx, dy = x2 - x1, y2 - y1
-    len2 = dx * dx + dy * dy
-    t = np.clip(((x - x1) * dx + (y - y1) * dy) / len2, 0.0, 1.0) if len2 > 0 else 0.0
-    result: FloatArray = np.hypot(x - (x1 + t * dx), y - (y1 + t * dy))
-    return result
-
-
-def _orient(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
-            cx: FloatArray, cy: FloatArray, tol: float) -> FloatArray:
-    """Sign of the cross product (b - a) × (c - a); |cross| <= tol counts as collinear (0)."""
-    cross = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-    result: FloatArray = np.where(np.abs(cross) <= tol, 0.0, np.sign(cross))
-    return result
-
-
-def _on_segment(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
-                cx: FloatArray, cy: FloatArray) -> BoolArray:
-    """For collinear c: does it lie within the box of segment a-b?"""
-    result: BoolArray = (
-        (np.minimum(ax, bx) - EPS_MM <= cx) & (cx <= np.maximum(ax, bx) + EPS_MM)
-        & (np.minimum(ay, by) - EPS_MM <= cy) & (cy <= np.maximum(ay, by) + EPS_MM)
-    )
-    return result
-
-
-def _first_self_intersection(v: FloatArray, tol: float) -> tuple[int, int] | None:
-    """The first pair of edges (i < j) that cross or touch, apart from the shared vertex of
-    neighbours; neighbours that fold back over each other (a spike) also count."""
-    n = len(v)
-    a, b = v, np.roll(v, -1, axis=0)  # edge k runs a[k] -> b[k]
-    for i in range(n):
-        # Neighbouring edges i and i+1 share b[i]; they overlap only if collinear and reversed.
-        k = (i + 1) % n
-        d1, d2 = b[i] - a[i], b[k] - a[k]
-        cross = d1[0] * d2[1] - d1[1] * d2[0]
-        if abs(cross) <= tol and float(np.dot(d1, d2)) < 0:
-            return (i, k) if i < k else (k, i)
-        js = np.arange(i + 2, n if i > 0 else n - 1)  # non-neighbours of edge i, j > i
-        if js.size == 0:
-            continue
-        px, py, qx, qy = a[i, 0], a[i, 1], b[i, 0], b[i, 1]
-        rx, ry, sx, sy = a[js, 0], a[js, 1], b[js, 0], b[js, 1]
-        o1 = _orient(px, py, qx, qy, rx, ry, tol)
-        o2 = _orient(px, py, qx, qy, sx, sy, tol)
-        o3 = _orient(rx, ry, sx, sy, px, py, tol)
-        o4 = _orient(rx, ry, sx, sy, qx, qy, tol)
-        hit = (o1 * o2 < 0) & (o3 * o4 < 0)
-        hit |= (o1 == 0) & _on_segment(px, py, qx, qy, rx, ry)
-        hit |= (o2 == 0) & _on_segment(px, py, qx, qy, sx, sy)
-        hit |= (o3 == 0) & _on_segment(rx, ry, sx, sy, px, py)
-        hit |= (o4 == 0) & _on_segment(rx, ry, sx, sy, qx, qy)
-        if hit.any():
-            return i, int(js[np.argmax(hit)])
-    return None

@@ -13,10 +13,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
-
-from mesodrive.plan.geometry import Ellipse, FloatArray, Polygon, Rectangle
+from mesodrive.plan.geometry import Ellipse, Polygon, Rectangle
+from mesodrive.plan.polygon_edges import Point
 
 # Spacing between points: nappage 2–4 mm up to 2 cm for skin and scalp (DOMAIN.md); beyond
 # 5 cm a grid no longer treats an area.
@@ -25,8 +23,6 @@ SPACING_RANGE_MM = (2.0, 50.0)
 # plan and keeps a typo (0.2 mm spacing) from generating millions of points.
 MAX_POINTS = 10_000
 
-IntArray = npt.NDArray[np.int64]
-
 
 class GridTooLarge(ValueError):
     pass
@@ -34,8 +30,9 @@ class GridTooLarge(ValueError):
 
 def lattice(
     area: Rectangle | Ellipse | Polygon, pattern: Literal["square", "hex"], spacing_mm: float
-) -> tuple[FloatArray, IntArray]:
-    """All lattice points inside ``area`` as an (N, 2) array, with each point's row number."""
+) -> list[list[Point]]:
+    """The lattice points inside ``area``, by row: rows bottom to top (only rows that have
+    points), each row left to right."""
     x0, y0, x1, y1 = area.bounds()
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     dy = spacing_mm * math.sqrt(3) / 2 if pattern == "hex" else spacing_mm
@@ -43,28 +40,16 @@ def lattice(
     nj = math.ceil((y1 - y0) / 2 / dy) + 1
     if (2 * ni + 1) * (2 * nj + 1) > 50 * MAX_POINTS:
         raise GridTooLarge(f"about {(x1 - x0) * (y1 - y0) / (spacing_mm * dy):.0f} points")
-    ii, jj = np.meshgrid(np.arange(-ni, ni + 1), np.arange(-nj, nj + 1))
-    i, j = ii.ravel(), jj.ravel()
-    shift = 0.5 * (j % 2) if pattern == "hex" else 0.0  # odd rows offset by half a spacing
-    x: FloatArray = (cx + (i + shift) * spacing_mm).astype(np.float64)
-    y: FloatArray = (cy + j * dy).astype(np.float64)
-    keep = area.contains(x, y)
-    if int(keep.sum()) > MAX_POINTS:
-        raise GridTooLarge(f"{int(keep.sum())} points")
-    return np.column_stack([x[keep], y[keep]]), j[keep].astype(np.int64)
-
-
-def order(xy: FloatArray, rows: IntArray, ordering: Literal["serpentine", "raster"]) -> IntArray:
-    """Indices that put the points in treatment order: rows bottom to top (increasing y), and
-    along each row left to right, or alternating direction for serpentine. Only rows that have
-    points count in the alternation, so the sweep never reverses across an empty row."""
-    if len(xy) == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, rank = np.unique(rows, return_inverse=True)
-    x = xy[:, 0]
-    key = np.where(rank % 2 == 1, -x, x) if ordering == "serpentine" else x
-    result: IntArray = np.lexsort((key, rank)).astype(np.int64)
-    return result
+    rows = []
+    for j in range(-nj, nj + 1):
+        shift = 0.5 * (j % 2) if pattern == "hex" else 0.0  # odd rows offset by half a spacing
+        rows.append((cy + j * dy, [cx + (i + shift) * spacing_mm for i in range(-ni, ni + 1)]))
+    kept = [[(x, y) for x, ok in zip(xs, inside, strict=True) if ok]
+            for (y, xs), inside in zip(rows, area.rows_inside(rows), strict=True)]
+    count = sum(len(row) for row in kept)
+    if count > MAX_POINTS:
+        raise GridTooLarge(f"{count} points")
+    return [row for row in kept if row]
 
 
 def generate_grid(
@@ -72,8 +57,11 @@ def generate_grid(
     pattern: Literal["square", "hex"],
     spacing_mm: float,
     ordering: Literal["serpentine", "raster"] = "serpentine",
-) -> FloatArray:
-    """Points inside ``area`` on the chosen lattice, in treatment order, as an (N, 2) array."""
-    xy, rows = lattice(area, pattern, spacing_mm)
-    ordered: FloatArray = xy[order(xy, rows, ordering)]
-    return ordered
+) -> list[Point]:
+    """Points inside ``area`` on the chosen lattice, in treatment order: rows bottom to top, and
+    along each row left to right, or alternating direction for serpentine. Only rows that have
+    points count in the alternation, so the sweep never reverses across an empty row."""
+    out: list[Point] = []
+    for r, row in enumerate(lattice(area, pattern, spacing_mm)):
+        out.extend(reversed(row) if ordering == "serpentine" and r % 2 == 1 else row)
+    return out

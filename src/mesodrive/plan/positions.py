@@ -8,16 +8,14 @@ closer than the grid's minimum spacing and no spread wider than the largest area
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from mesodrive.plan.csvpoints import CsvPoint, parse_points_csv
 from mesodrive.plan.geometry import (
     AREA_MAX_MM,
     COORD_MAX_MM,
     Ellipse,
-    FloatArray,
     Polygon,
     Rectangle,
 )
@@ -52,12 +50,12 @@ def plan_positions(plan: Plan, csv_text: str | None) -> tuple[Positions, list[Pl
     return csv_positions(plan, csv_text)
 
 
-def duplicate_positions(xy: FloatArray) -> list[tuple[int, int]]:
+def duplicate_positions(xy: Sequence[tuple[float, float]]) -> list[tuple[int, int]]:
     """(index, index of the earlier point it coincides with) for points on one spot at 1 µm."""
     seen: dict[tuple[float, float], int] = {}
     out: list[tuple[int, int]] = []
-    for k, (x, y) in enumerate(np.round(np.asarray(xy, dtype=float), POSITION_DECIMALS)):
-        key = (float(x), float(y))
+    for k, (x, y) in enumerate(xy):
+        key = (round(x, POSITION_DECIMALS), round(y, POSITION_DECIMALS))
         if key in seen:
             out.append((k, seen[key]))
         else:
@@ -100,7 +98,7 @@ def grid_positions(
             "area", area.describe(), "distinct grid positions (at 1 µm)",
             f"{len(dups)} grid points fall on the spot of another (point {dups[0][0] + 1} on "
             f"point {dups[0][1] + 1}): the coordinates are too large for the spacing")]
-    return Positions([(float(x), float(y)) for x, y in xy]), []
+    return Positions(xy), []
 
 
 # ---- an explicit point list -----------------------------------------------------------------

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from mesodrive.plan.device import DeviceLimits
 from mesodrive.plan.estimate import Estimate, estimate, shot_time
 from mesodrive.plan.issues import PlanIssue, fmt
@@ -70,8 +68,8 @@ def timing(
                              for p in points):
         return None, []
     refill_ul = plan.refill_ul or device.syringe_ul
-    with np.errstate(all="ignore"):  # absurd figures overflow to inf: refused, not warned about
-        est = estimate(points, device, plan.mode, plan.cadence_hz, refill_ul=refill_ul)
+    # Absurd figures overflow to inf (float arithmetic, no exception): refused below.
+    est = estimate(points, device, plan.mode, plan.cadence_hz, refill_ul=refill_ul)
     issues: list[PlanIssue] = []
     cadence = plan.cadence_hz if plan.mode == "auto" else None
     if cadence is not None and breach(cadence, est.achievable_cadence_hz, above=True):

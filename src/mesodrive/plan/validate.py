@@ -23,7 +23,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import ValidationError
 
 from mesodrive.plan.device import DeviceLimits
@@ -161,8 +160,7 @@ def _validate(
     soft = tuple(o for _, o in indexed)
     used: set[int] = set()  # which of `soft` covered a breach: the rest are stale
     issues += point_issues(product, device, points, expanded.sources, soft, used)
-    with np.errstate(over="ignore"):  # absurd volumes sum to inf: refused, not warned about
-        total = float(np.sum([p.volume_ul for p in points])) if points else 0.0
+    total = sum((p.volume_ul for p in points), 0.0)  # absurd volumes sum to inf: refused
     issues += session_issues(product, total, len(points), soft, used)
     issues += stale_override_issues(indexed, used)
     issues += refill_issues(plan, device, points)

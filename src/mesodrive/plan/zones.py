@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from mesodrive.plan.issues import PlanIssue
 from mesodrive.plan.models import Plan
 from mesodrive.plan.point_rules import PARAMS
@@ -42,7 +40,6 @@ def expand_points(plan: Plan, positions: Positions) -> tuple[ExpandedPoints, lis
 def assign_zones(plan: Plan, xy: list[tuple[float, float]], issues: list[PlanIssue]) -> list[int]:
     """Per point, the index of the first zone (in plan order) that contains it, or -1."""
     zone_of = [-1] * len(xy)
-    arr = np.asarray(xy, dtype=float).reshape(-1, 2)
     names: dict[str, int] = {}
     for zi, zone in enumerate(plan.zones):
         if zone.name in names:  # names are NFKC-normalised: look-alikes are equal here
@@ -54,20 +51,20 @@ def assign_zones(plan: Plan, xy: list[tuple[float, float]], issues: list[PlanIss
             issues.append(PlanIssue(f"zones[{zi}].shape.{p.field}", p.value, p.limit, p.message))
         if problems or len(xy) == 0:
             continue
-        inside = np.flatnonzero(zone.shape.contains(arr[:, 0], arr[:, 1]))
-        if inside.size == 0:
+        inside = [k for k, ok in enumerate(zone.shape.contains(xy)) if ok]
+        if not inside:
             issues.append(PlanIssue(f"zones[{zi}].shape", zone.shape.describe(),
                                     "at least one planned point inside the zone",
                                     f"zone {zone.name!r} contains no point"))
             continue
-        mine = [int(k) for k in inside if zone_of[k] < 0]
+        mine = [k for k in inside if zone_of[k] < 0]
         if not mine:
             owners = sorted({zone_of[k] for k in inside})
             named = ", ".join(f"zones[{o}] ({plan.zones[o].name!r})" for o in owners)
             issues.append(PlanIssue(
                 f"zones[{zi}].shape", zone.shape.describe(),
                 "at least one point not already in an earlier zone",
-                f"zone {zone.name!r} receives no point: all {inside.size} of its points are "
+                f"zone {zone.name!r} receives no point: all {len(inside)} of its points are "
                 f"already in {named}, and the first zone containing a point applies"))
         for k in mine:
             zone_of[k] = zi

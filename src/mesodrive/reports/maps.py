@@ -52,11 +52,11 @@ def _frame(report: SessionReport, title: str) -> tuple[Figure, Axes]:
     vp = report.recorded.plan
     if vp is not None:
         if vp.plan.area is not None:
-            out = vp.plan.area.outline()
-            ax.plot(out[:, 0], out[:, 1], "-", color="black", lw=1.0)
+            xs, ys = zip(*vp.plan.area.outline(), strict=True)
+            ax.plot(xs, ys, "-", color="black", lw=1.0)
         for zone in vp.plan.zones:
-            out = zone.shape.outline()
-            ax.plot(out[:, 0], out[:, 1], "--", lw=0.8, color="tab:orange")
+            xs, ys = zip(*zone.shape.outline(), strict=True)
+            ax.plot(xs, ys, "--", lw=0.8, color="tab:orange")
     ax.set_aspect("equal")
     ax.set_xlabel(X_LABEL, fontsize=8)
     ax.set_ylabel(_Y_WORDS.get(_indication(report) or "", "y (mm)"), fontsize=8)
