@@ -32,6 +32,9 @@ class ShotScheduler:
         self.refilled: set[int] = set()  # points before which the syringe has been refilled
         cadence = plan.cadence_hz or plan.estimate.achievable_cadence_hz
         self.period_s = 1.0 / cadence
+        self.look_ahead_s, self.min_lead_s = _room(config, self.period_s, inj.timebase.speed,
+                                                   inj.capabilities.queue_len,
+                                                   inj.capabilities.horizon_s)
         self._next_index = first_index
         self._last_fire: float | None = None  # device-clock seconds
 
@@ -50,8 +53,8 @@ class ShotScheduler:
 
     def _schedule_auto(self) -> None:
         now = self.inj.device_now()
-        lead = self.config.min_lead_s
-        horizon = now + self.config.look_ahead_s
+        lead = self.min_lead_s
+        horizon = now + self.look_ahead_s
         queue_len = self.inj.capabilities.queue_len
         while len(self.book.in_flight) < queue_len - 1:
             point = self.book.next_point()
@@ -110,3 +113,18 @@ class ShotScheduler:
         if fire is not None and now is not None:
             self.stats.note_slack(fire - now, first=first)
         return True
+
+
+def _room(config: RunConfig, period_s: float, speed: float, queue_len: int,
+          horizon_s: float) -> tuple[float, float]:
+    """The look-ahead and the minimum lead in device seconds. Both are room for what takes wall
+    time: a host stall, a durable write (~100 ms on a busy disk has been seen). Time-warped at
+    K×, device time runs K× faster, so the same room is K× the device time, as far as the
+    device takes it: its queue, and 80 % of its horizon (the rest for clock error and the link);
+    the lead at most half the look-ahead. In real time: as configured."""
+    if speed <= 1.0:
+        return config.look_ahead_s, config.min_lead_s
+    room = min(config.look_ahead_s * speed, 0.9 * (queue_len - 1) * period_s, 0.8 * horizon_s)
+    look_ahead = max(config.look_ahead_s, room)
+    lead = max(config.min_lead_s, min(config.min_lead_s * speed, look_ahead / 2))
+    return look_ahead, lead
