@@ -250,6 +250,9 @@ def test_escape_in_the_skip_dialog_stops_and_names_the_pages_operator(screen: Sc
     reason.send_keys("thinking about it")
     reason.send_keys(Keys.ESCAPE)
     wait(lambda: run_state() is RunState.ESTOPPED, 10, "the run e-stopped")
+    # The device is stopped first and the action recorded after (an e-stop never waits for a
+    # disk): the run can be seen e-stopped a moment before the console's call has returned.
+    wait(lambda: "estop" in {a for a, _ in actions(session)}, 5, "the e-stop on record")
     estop = [a for a in station().service.store.session(session).actions if a.action == "estop"]
     assert len(estop) == 1 and estop[0].operator == "dr-escape"
     assert "Escape key" in estop[0].reason
