@@ -142,3 +142,19 @@ def test_many_csv_points_on_one_spot_are_each_refused(tmp_path: Path) -> None:
         validate_plan(make_plan(**CSV_PLAN), LIBRARY, base_dir=tmp_path)
     kinds = ("minimum spacing", "same position")  # at 1 µm, ten of these points coincide
     assert len([i for i in ei.value.issues if any(k in i.message for k in kinds)]) == 2999
+
+
+@pytest.mark.parametrize("n_points", [None, 1])
+def test_an_auto_plan_without_cadence_and_an_endless_shot_is_refused_not_crashed(
+    tmp_path: Path, n_points: int | None
+) -> None:
+    """Absurd volume over absurd flow: each shot takes inf s, so no cadence is achievable. The
+    estimate used to divide by that zero (an internal error); now every field is named."""
+    changes: dict[str, Any] = {"mode": "auto", "cadence_hz": None,
+                               "defaults": defaults(volume_ul=1e308, flow_ul_s=1e-300)}
+    if n_points == 1:
+        (tmp_path / "pts.csv").write_text("x_mm,y_mm\n0,0\n")
+        changes.update(CSV_PLAN)
+    text = issues(tmp_path, **changes)
+    assert "defaults.volume_ul = 1e+308" in text and "defaults.flow_ul_s = 1e-300" in text
+    assert "cadence_hz" in text

@@ -88,8 +88,10 @@ def estimate(
     slowest = max(shots)
     achievable = 1.0 / (slowest + SHOT_GAP_S)
     if mode == "auto":
-        period = 1.0 / (cadence_hz if cadence_hz else achievable)
-        duration = (len(points) - 1) * period + shots[-1]
+        rate = cadence_hz if cadence_hz else achievable
+        # An absurd shot (inf s: validation refuses it) leaves no achievable cadence: inf, not 1/0.
+        period = 1.0 / rate if rate > 0 else math.inf
+        duration = (len(points) - 1) * period + shots[-1] if len(points) > 1 else shots[-1]
     else:
         cadence_hz = None
         duration = sum(shots) + (len(points) - 1) * REPOSITION_S
