@@ -99,7 +99,8 @@ def first_self_intersection(vertices: Sequence[Point], tol: float, eps: float) -
     by_left = sorted(range(n), key=lambda e: box[e][0])
     for pos, i in enumerate(by_left):
         right, low, high = box[i][1], box[i][2], box[i][3]
-        for j in by_left[pos + 1:]:
+        for q in range(pos + 1, n):  # not a slice: that copied the rest for every edge
+            j = by_left[q]
             if box[j][0] > right:
                 break
             a, b = min(i, j), max(i, j)
